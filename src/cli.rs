@@ -1,0 +1,265 @@
+//! Command-line interface: every flag, its environment variable and the
+//! subcommands. Values stay optional here; `config` applies precedence and
+//! defaults.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+/// MCP server for Supabase: cloud projects and self-hosted instances.
+///
+/// Precedence of settings: command-line flags, then environment variables,
+/// then the config file (--config), then values imported from --env-file or a
+/// Supabase CLI project, then built-in defaults.
+#[derive(Debug, Parser)]
+#[command(name = "supabase-mcp", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub opts: Options,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the MCP server (the default): stdio, or Streamable HTTP with --http.
+    Serve(ServeArgs),
+    /// Check every configured instance (reachability, auth, versions,
+    /// permissions) and print fixes.
+    Doctor,
+    /// List the enabled tools and what their schemas cost in tokens.
+    Tools(ToolsArgs),
+    /// Start a throwaway local PostgreSQL with Supabase-like sample data, drive
+    /// a short MCP session against it, print each step, and clean up.
+    Demo,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// Serve against a throwaway local PostgreSQL with sample data (created on
+    /// start, removed on exit).
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ToolsArgs {
+    /// Print the full tools/list JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Default, Clone)]
+pub struct Options {
+    /// Config file (TOML). See the README for its keys.
+    #[arg(long, env = "SUPABASE_MCP_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Instance mode: cloud (Management API), self-hosted (direct Postgres
+    /// and/or Supabase URL), or auto (decide from what is configured).
+    #[arg(long, env = "SUPABASE_MCP_MODE", global = true, value_name = "MODE")]
+    pub mode: Option<String>,
+
+    /// Personal access token for the Supabase Management API (cloud mode).
+    #[arg(
+        long,
+        env = "SUPABASE_ACCESS_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub access_token: Option<String>,
+
+    /// Scope the server to one cloud project: project parameters disappear from
+    /// tool schemas and account-level tools are hidden.
+    #[arg(long, env = "SUPABASE_PROJECT_REF", global = true)]
+    pub project_ref: Option<String>,
+
+    /// Management API base URL.
+    #[arg(long, env = "SUPABASE_API_URL", global = true, value_name = "URL")]
+    pub api_url: Option<String>,
+
+    /// PostgreSQL connection URL (also read from DATABASE_URL).
+    #[arg(
+        long,
+        env = "SUPABASE_DB_URL",
+        global = true,
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub db_url: Option<String>,
+
+    /// Supabase API URL (Kong gateway), e.g. http://localhost:8000.
+    #[arg(long, env = "SUPABASE_URL", global = true, value_name = "URL")]
+    pub supabase_url: Option<String>,
+
+    /// Service role key for the Auth and Storage APIs.
+    #[arg(
+        long,
+        env = "SUPABASE_SERVICE_ROLE_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub service_role_key: Option<String>,
+
+    /// Anon (publishable) key.
+    #[arg(long, env = "SUPABASE_ANON_KEY", global = true, hide_env_values = true)]
+    pub anon_key: Option<String>,
+
+    /// Dokploy base URL, e.g. https://dokploy.example.com.
+    #[arg(long, env = "DOKPLOY_URL", global = true, value_name = "URL")]
+    pub dokploy_url: Option<String>,
+
+    /// Dokploy API key.
+    #[arg(long, env = "DOKPLOY_API_KEY", global = true, hide_env_values = true)]
+    pub dokploy_api_key: Option<String>,
+
+    /// Read connection details from a self-hosted Supabase/Docker .env file.
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_ENV_FILE",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub env_file: Option<PathBuf>,
+
+    /// Read connection details from a Supabase CLI project (the directory
+    /// holding supabase/config.toml).
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_CLI_PROJECT",
+        global = true,
+        value_name = "DIR"
+    )]
+    pub cli_project: Option<PathBuf>,
+
+    /// Enable feature groups (comma-separated; `all` for every group).
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_FEATURES",
+        global = true,
+        value_delimiter = ','
+    )]
+    pub features: Option<Vec<String>>,
+
+    /// Enable only these tools (comma-separated), within the enabled groups.
+    #[arg(long, env = "SUPABASE_MCP_TOOLS", global = true, value_delimiter = ',')]
+    pub tools: Option<Vec<String>>,
+
+    /// Disable these tools (comma-separated).
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_DISABLE_TOOLS",
+        global = true,
+        value_delimiter = ','
+    )]
+    pub disable_tools: Option<Vec<String>>,
+
+    /// Hide write tools and run SQL in read-only transactions.
+    #[arg(long, env = "SUPABASE_MCP_READ_ONLY", global = true, action = ArgAction::SetTrue)]
+    pub read_only: bool,
+
+    /// Run destructive operations without the confirmation step.
+    #[arg(long, env = "SUPABASE_MCP_ALLOW_DESTRUCTIVE", global = true, action = ArgAction::SetTrue)]
+    pub allow_destructive: bool,
+
+    /// Directory for spill files, backups and the audit log.
+    #[arg(long, env = "SUPABASE_MCP_DATA_DIR", global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Audit log path (JSON lines). Default: <data-dir>/audit.jsonl.
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_AUDIT_LOG",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub audit_log: Option<PathBuf>,
+
+    /// Serve Streamable HTTP instead of stdio.
+    #[arg(long, env = "SUPABASE_MCP_HTTP", global = true, action = ArgAction::SetTrue)]
+    pub http: bool,
+
+    /// Accept HTTP requests without a bearer token. Only allowed on a loopback
+    /// address; meant for local test suites.
+    #[arg(long, env = "SUPABASE_MCP_HTTP_NO_AUTH", global = true, action = ArgAction::SetTrue)]
+    pub http_no_auth: bool,
+
+    /// HTTP port (default 8765).
+    #[arg(long, env = "SUPABASE_MCP_PORT", global = true)]
+    pub port: Option<u16>,
+
+    /// HTTP bind address (default 127.0.0.1).
+    #[arg(long, env = "SUPABASE_MCP_BIND", global = true, value_name = "ADDR")]
+    pub bind: Option<String>,
+
+    /// Bearer token HTTP clients must send (required with --http).
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_HTTP_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub http_token: Option<String>,
+
+    /// Extra Host names accepted over HTTP (loopback names are always accepted).
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_ALLOWED_HOSTS",
+        global = true,
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Option<Vec<String>>,
+
+    /// Browser origins accepted over HTTP (default: none but loopback).
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_ALLOWED_ORIGINS",
+        global = true,
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Option<Vec<String>>,
+
+    /// Largest tool result in bytes; larger data spills to a file (default 262144).
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_OUTPUT_BUDGET",
+        global = true,
+        value_name = "BYTES"
+    )]
+    pub output_budget: Option<usize>,
+
+    /// Most rows returned inline by a query (default 1000).
+    #[arg(long, env = "SUPABASE_MCP_MAX_ROWS", global = true)]
+    pub max_rows: Option<usize>,
+
+    /// Default query timeout in seconds (default 30).
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_QUERY_TIMEOUT",
+        global = true,
+        value_name = "SECS"
+    )]
+    pub query_timeout: Option<u64>,
+
+    /// Largest query timeout a call may ask for, in seconds (default 600).
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_MAX_QUERY_TIMEOUT",
+        global = true,
+        value_name = "SECS"
+    )]
+    pub max_query_timeout: Option<u64>,
+
+    /// Calls allowed per tool per minute (default 120).
+    #[arg(long, env = "SUPABASE_MCP_RATE_LIMIT", global = true, value_name = "N")]
+    pub rate_limit: Option<u32>,
+
+    /// Connections per database pool (default 10).
+    #[arg(long, env = "SUPABASE_MCP_POOL_SIZE", global = true)]
+    pub pool_size: Option<usize>,
+
+    /// Log level (error, warn, info, debug, trace); RUST_LOG wins when set.
+    #[arg(long, env = "SUPABASE_MCP_LOG_LEVEL", global = true)]
+    pub log_level: Option<String>,
+}

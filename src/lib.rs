@@ -1,0 +1,25 @@
+//! supabase-mcp: an MCP server that gives an assistant safe control of
+//! Supabase cloud projects and self-hosted instances.
+//!
+//! The binary (`src/main.rs`) is a thin edge over this library; see
+//! `ARCHITECTURE.md` for the map of modules and their invariants.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod fixture;
+pub mod groups;
+pub mod mcp_client;
+pub mod pg;
+pub mod result;
+pub mod secret;
+pub mod audit;
+pub mod confirm;
+pub mod db;
+pub mod ratelimit;
+pub mod server;
+pub mod spill;
+pub mod sql;
+pub mod tools;
+pub mod transport;
+pub mod untrusted;

@@ -1,0 +1,92 @@
+//! The `supabase-mcp` binary: parses the command line, sets up logging on
+//! stderr, and runs a subcommand. Errors end here (anyhow) with a non-zero exit.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use supabase_mcp::cli::{Cli, Command, ServeArgs, ToolsArgs};
+use supabase_mcp::commands;
+use supabase_mcp::config::Config;
+use supabase_mcp::server::State;
+use supabase_mcp::transport::{http, stdio};
+
+fn init_logging(level: Option<&str>) {
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .or_else(|| level.map(str::to_owned))
+        .unwrap_or_else(|| "warn".to_owned());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.opts.log_level.as_deref());
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut opts = cli.opts;
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => {
+            let cluster = if args.demo {
+                let c = commands::demo::start_cluster().await?;
+                opts.db_url = Some(c.url());
+                eprintln!("• demo database ready; serving MCP (stop with Ctrl-C or by closing stdin)");
+                Some(c)
+            } else {
+                None
+            };
+            let config = Config::from_options(&opts).context("invalid configuration")?;
+            let state = State::new(config)?;
+            let spill = state.spill.clone();
+            tokio::task::spawn_blocking(move || spill.cleanup());
+            let served = if opts.http {
+                http::serve(state, http::HttpOptions { no_auth: opts.http_no_auth })
+                    .await
+                    .map_err(anyhow::Error::from)
+            } else {
+                stdio::serve(state).await.map_err(anyhow::Error::from)
+            };
+            if let Some(c) = cluster {
+                c.stop().await?;
+            }
+            served?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Doctor => {
+            let config = Config::from_options(&opts).context("invalid configuration")?;
+            let checks = commands::doctor::run(&config).await;
+            print!("{}", commands::doctor::render(&checks));
+            Ok(if checks.iter().all(|c| c.ok) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Tools(ToolsArgs { json }) => {
+            let config = Config::from_options(&opts).context("invalid configuration")?;
+            let state = State::new(config)?;
+            print!("{}", commands::tools::report(&state, json));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo => {
+            commands::demo::run().await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

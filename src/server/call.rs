@@ -1,0 +1,77 @@
+//! What a tool handler receives besides its arguments: the instance it acts
+//! on, limits, the shared state, progress reporting and cancellation.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::Object;
+use rmcp::RoleServer;
+use rmcp::model::{ProgressNotificationParam, ProgressToken};
+use rmcp::service::Peer;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Instance, Limits};
+use crate::result::ToolError;
+use crate::server::State;
+use crate::spill::SpillStore;
+
+#[derive(Clone)]
+pub struct Call {
+    pub state: Arc<State>,
+    pub instance: Instance,
+    pub tool: &'static str,
+    /// Effective timeout of this call (the caller's `timeout_secs`, else the default).
+    pub timeout: Duration,
+    /// True when the server runs in read-only mode.
+    pub read_only: bool,
+    pub cancel: CancellationToken,
+    progress: Option<(Peer<RoleServer>, ProgressToken)>,
+}
+
+impl Call {
+    pub fn new(
+        state: Arc<State>,
+        instance: Instance,
+        tool: &'static str,
+        timeout: Duration,
+        cancel: CancellationToken,
+        progress: Option<(Peer<RoleServer>, ProgressToken)>,
+    ) -> Self {
+        let read_only = state.config.read_only;
+        Self {
+            state,
+            instance,
+            tool,
+            timeout,
+            read_only,
+            cancel,
+            progress,
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.state.config.limits
+    }
+
+    pub fn spill(&self) -> &SpillStore {
+        &self.state.spill
+    }
+
+    /// A pooled connection to this call's instance.
+    pub async fn db(&self) -> Result<Object, ToolError> {
+        self.state.pools.get(&self.instance).await
+    }
+
+    /// Sends a progress notification when the client asked for progress.
+    pub async fn progress(&self, done: u64, total: Option<u64>, message: impl Into<String>) {
+        if let Some((peer, token)) = &self.progress {
+            let mut p = ProgressNotificationParam::new(token.clone(), done as f64).with_message(message.into());
+            if let Some(t) = total {
+                p = p.with_total(t as f64);
+            }
+            if let Err(e) = peer.notify_progress(p).await {
+                tracing::debug!("progress notification not delivered: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,511 @@
+//! The `database` group (always on): instances, table listing and
+//! description, SQL execution with the safety rails, and paging through
+//! spilled results.
+
+use futures::{StreamExt, pin_mut};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use tokio_postgres::SimpleQueryMessage;
+use tokio_postgres::types::Type;
+
+use super::{Kind, ToolDef, tool};
+use crate::db::pool::describe_pg_error;
+use crate::db::rows::text_to_json;
+use crate::groups::Group;
+use crate::result::{ErrorCode, ToolError, ToolOutput};
+use crate::server::call::Call;
+use crate::spill::{Format, RowCollector};
+use crate::sql::classify;
+
+pub fn tools() -> Vec<ToolDef> {
+    vec![
+        tool("list_instances", Group::Database, Kind::Read)
+            .title("List instances")
+            .description("List the configured Supabase instances: name, mode and which connections are set up (never the secrets).")
+            .handler(list_instances),
+        tool("list_tables", Group::Database, Kind::Read)
+            .title("List tables")
+            .description("List tables with estimated rows, size, RLS status and comment. Filter by schema and name pattern; `verbose` adds columns and keys. Paginated.")
+            .handler(list_tables),
+        tool("describe_table", Group::Database, Kind::Read)
+            .title("Describe table")
+            .description("Describe one table: columns (type, default, nullability, identity/generated), primary key, indexes, constraints, foreign keys both ways, triggers, RLS policies and size.")
+            .handler(describe_table),
+        tool("execute_sql", Group::Database, Kind::Write)
+            .title("Execute SQL")
+            .description("Run SQL and return rows as JSON. Runs in a transaction with a statement timeout; read-only when the server is read-only or `read_only` is true. Destructive statements (DROP, TRUNCATE, DELETE/UPDATE without WHERE) need confirmation. Large results spill to a file.")
+            .read_only_capable()
+            .idempotent(false)
+            .assess(|args| args.get("query").and_then(Value::as_str).and_then(classify::destructive_reason))
+            .handler(execute_sql),
+        tool("get_result_page", Group::Database, Kind::Read)
+            .title("Read a spilled result")
+            .description("Read rows of a large result that was written to a file, by result_id, with offset and limit.")
+            .handler(get_result_page),
+    ]
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoArgs {}
+
+async fn list_instances(call: Call, _a: NoArgs) -> Result<ToolOutput, ToolError> {
+    let list: Vec<Value> = call
+        .state
+        .config
+        .instances
+        .iter()
+        .map(|i| {
+            json!({
+                "name": i.name,
+                "mode": i.mode.name(),
+                "database": i.db_url.is_some(),
+                "supabase_url": i.supabase_url,
+                "service_role_key": i.service_role_key.is_some(),
+                "management_api": i.access_token.is_some(),
+                "project_ref": i.project_ref,
+                "dokploy": i.dokploy_url.is_some() && i.dokploy_api_key.is_some(),
+            })
+        })
+        .collect();
+    Ok(ToolOutput::trusted(json!({ "instances": list })))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListTablesArgs {
+    /// Schemas to list (default: every schema that is not a system schema).
+    #[serde(default)]
+    pub schemas: Option<Vec<String>>,
+    /// SQL LIKE pattern on the table name, e.g. `user%`.
+    #[serde(default)]
+    pub name_pattern: Option<String>,
+    /// Add columns, primary key and foreign keys for each table.
+    #[serde(default)]
+    pub verbose: bool,
+    /// Rows to skip (pagination).
+    #[serde(default)]
+    pub offset: Option<u32>,
+    /// Most tables to return (default 100, at most 1000).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+const SYSTEM_SCHEMAS: &str = "('pg_catalog','information_schema','pg_toast','_timescaledb_internal','_timescaledb_catalog','_timescaledb_config','_timescaledb_cache')";
+
+async fn list_tables(call: Call, a: ListTablesArgs) -> Result<ToolOutput, ToolError> {
+    let limit = a.limit.unwrap_or(100).clamp(1, 1000) as i64;
+    let offset = a.offset.unwrap_or(0) as i64;
+    let db = call.db().await?;
+    // Partition children are folded into their parent.
+    let sql = format!(
+        "SELECT n.nspname, c.relname, c.reltuples::bigint, pg_total_relation_size(c.oid), c.relrowsecurity, \
+                obj_description(c.oid, 'pg_class'), c.oid, c.relkind::text, count(*) OVER () \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r','p') AND NOT c.relispartition \
+           AND n.nspname NOT IN {SYSTEM_SCHEMAS} AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast%' \
+           AND ($1::text[] IS NULL OR n.nspname = ANY($1)) \
+           AND ($2::text IS NULL OR c.relname LIKE $2) \
+         ORDER BY n.nspname, c.relname LIMIT $3 OFFSET $4"
+    );
+    let rows = db
+        .query(&sql, &[&a.schemas, &a.name_pattern, &limit, &offset])
+        .await
+        .map_err(query_error)?;
+    let total: i64 = rows.first().map(|r| r.get(8)).unwrap_or(0);
+    let mut tables = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let mut t = json!({
+            "schema": r.get::<_, String>(0),
+            "name": r.get::<_, String>(1),
+            "rows_estimate": r.get::<_, i64>(2).max(0),
+            "size_bytes": r.get::<_, i64>(3),
+            "rls": r.get::<_, bool>(4),
+        });
+        if let Some(c) = r.get::<_, Option<String>>(5) {
+            t["comment"] = Value::String(c);
+        }
+        if r.get::<_, String>(7) == "p" {
+            t["partitioned"] = Value::Bool(true);
+        }
+        if a.verbose {
+            let oid: u32 = r.get(6);
+            t["columns"] = columns(&db, oid).await?;
+            t["primary_key"] = primary_key(&db, oid).await?;
+            t["foreign_keys"] = foreign_keys(&db, oid, "conrelid").await?;
+        }
+        tables.push(t);
+    }
+    let next = (offset + (rows.len() as i64) < total).then_some(offset + rows.len() as i64);
+    Ok(ToolOutput::untrusted(json!({
+        "tables": tables,
+        "total": total,
+        "next_offset": next,
+    })))
+}
+
+async fn columns(db: &tokio_postgres::Client, oid: u32) -> Result<Value, ToolError> {
+    let rows = db
+        .query(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid), \
+                    a.attidentity::text, a.attgenerated::text, col_description(a.attrelid, a.attnum) \
+             FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+             WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            &[&oid],
+        )
+        .await
+        .map_err(query_error)?;
+    Ok(Value::Array(
+        rows.iter()
+            .map(|r| {
+                let mut c = json!({
+                    "name": r.get::<_, String>(0),
+                    "type": r.get::<_, String>(1),
+                    "nullable": !r.get::<_, bool>(2),
+                });
+                if let Some(d) = r.get::<_, Option<String>>(3) {
+                    c["default"] = Value::String(d);
+                }
+                match r.get::<_, String>(4).as_str() {
+                    "a" => c["identity"] = json!("always"),
+                    "d" => c["identity"] = json!("by default"),
+                    _ => {}
+                }
+                if r.get::<_, String>(5) == "s" {
+                    c["generated"] = json!("stored");
+                }
+                if let Some(d) = r.get::<_, Option<String>>(6) {
+                    c["comment"] = Value::String(d);
+                }
+                c
+            })
+            .collect(),
+    ))
+}
+
+async fn primary_key(db: &tokio_postgres::Client, oid: u32) -> Result<Value, ToolError> {
+    let rows = db
+        .query(
+            "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+             WHERE i.indrelid = $1 AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)",
+            &[&oid],
+        )
+        .await
+        .map_err(query_error)?;
+    Ok(Value::Array(rows.iter().map(|r| Value::String(r.get(0))).collect()))
+}
+
+/// Foreign keys where the table is `side` (`conrelid`: outgoing, `confrelid`: incoming).
+async fn foreign_keys(db: &tokio_postgres::Client, oid: u32, side: &str) -> Result<Value, ToolError> {
+    let sql = format!(
+        "SELECT conname, conrelid::regclass::text, confrelid::regclass::text, pg_get_constraintdef(oid) \
+         FROM pg_constraint WHERE contype = 'f' AND {side} = $1 ORDER BY conname"
+    );
+    let rows = db.query(&sql, &[&oid]).await.map_err(query_error)?;
+    Ok(Value::Array(
+        rows.iter()
+            .map(|r| {
+                json!({
+                    "name": r.get::<_, String>(0),
+                    "table": r.get::<_, String>(1),
+                    "references": r.get::<_, String>(2),
+                    "definition": r.get::<_, String>(3),
+                })
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DescribeTableArgs {
+    /// Schema of the table (default `public`).
+    #[serde(default)]
+    pub schema: Option<String>,
+    /// Table name.
+    pub table: String,
+}
+
+async fn describe_table(call: Call, a: DescribeTableArgs) -> Result<ToolOutput, ToolError> {
+    let schema = a.schema.unwrap_or_else(|| "public".to_owned());
+    let db = call.db().await?;
+    let row = db
+        .query_opt(
+            "SELECT c.oid, c.relkind::text, c.relrowsecurity, c.relforcerowsecurity, pg_total_relation_size(c.oid), \
+                    c.reltuples::bigint, obj_description(c.oid, 'pg_class') \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r','p','v','m','f')",
+            &[&schema, &a.table],
+        )
+        .await
+        .map_err(query_error)?;
+    let Some(row) = row else {
+        return Err(ToolError::new(ErrorCode::NotFound, format!("table `{schema}.{}` does not exist", a.table))
+            .suggestion("Use list_tables to see the tables and their schemas; names are case-sensitive."));
+    };
+    let oid: u32 = row.get(0);
+    let indexes = db
+        .query(
+            "SELECT i.relname, pg_get_indexdef(x.indexrelid), x.indisunique, x.indisprimary \
+             FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = $1 ORDER BY i.relname",
+            &[&oid],
+        )
+        .await
+        .map_err(query_error)?;
+    let constraints = db
+        .query(
+            "SELECT conname, contype::text, pg_get_constraintdef(oid) FROM pg_constraint \
+             WHERE conrelid = $1 AND contype IN ('p','u','c','x') ORDER BY conname",
+            &[&oid],
+        )
+        .await
+        .map_err(query_error)?;
+    let triggers = db
+        .query(
+            "SELECT tgname, pg_get_triggerdef(oid), tgenabled::text FROM pg_trigger WHERE tgrelid = $1 AND NOT tgisinternal ORDER BY tgname",
+            &[&oid],
+        )
+        .await
+        .map_err(query_error)?;
+    let policies = db
+        .query(
+            "SELECT policyname, permissive, roles::text[], cmd, qual, with_check FROM pg_policies \
+             WHERE schemaname = $1 AND tablename = $2 ORDER BY policyname",
+            &[&schema, &a.table],
+        )
+        .await
+        .map_err(query_error)?;
+    let grants = db
+        .query(
+            "SELECT grantee, string_agg(privilege_type, ', ' ORDER BY privilege_type) FROM information_schema.role_table_grants \
+             WHERE table_schema = $1 AND table_name = $2 GROUP BY grantee ORDER BY grantee",
+            &[&schema, &a.table],
+        )
+        .await
+        .map_err(query_error)?;
+    let kind = match row.get::<_, String>(1).as_str() {
+        "r" => "table",
+        "p" => "partitioned table",
+        "v" => "view",
+        "m" => "materialized view",
+        "f" => "foreign table",
+        _ => "relation",
+    };
+    Ok(ToolOutput::untrusted(json!({
+        "schema": schema,
+        "name": a.table,
+        "kind": kind,
+        "comment": row.get::<_, Option<String>>(6),
+        "rls": {"enabled": row.get::<_, bool>(2), "forced": row.get::<_, bool>(3)},
+        "size_bytes": row.get::<_, i64>(4),
+        "rows_estimate": row.get::<_, i64>(5).max(0),
+        "columns": columns(&db, oid).await?,
+        "primary_key": primary_key(&db, oid).await?,
+        "indexes": indexes.iter().map(|r| json!({
+            "name": r.get::<_, String>(0), "definition": r.get::<_, String>(1),
+            "unique": r.get::<_, bool>(2), "primary": r.get::<_, bool>(3)})).collect::<Vec<_>>(),
+        "constraints": constraints.iter().map(|r| json!({
+            "name": r.get::<_, String>(0),
+            "type": match r.get::<_, String>(1).as_str() { "p" => "primary key", "u" => "unique", "c" => "check", _ => "exclusion" },
+            "definition": r.get::<_, String>(2)})).collect::<Vec<_>>(),
+        "foreign_keys": foreign_keys(&db, oid, "conrelid").await?,
+        "referenced_by": foreign_keys(&db, oid, "confrelid").await?,
+        "triggers": triggers.iter().map(|r| json!({
+            "name": r.get::<_, String>(0), "definition": r.get::<_, String>(1),
+            "enabled": r.get::<_, String>(2) != "D"})).collect::<Vec<_>>(),
+        "policies": policies.iter().map(|r| json!({
+            "name": r.get::<_, String>(0), "permissive": r.get::<_, String>(1) == "PERMISSIVE",
+            "roles": r.get::<_, Vec<String>>(2), "command": r.get::<_, String>(3),
+            "using": r.get::<_, Option<String>>(4), "with_check": r.get::<_, Option<String>>(5)})).collect::<Vec<_>>(),
+        "grants": grants.iter().map(|r| json!({
+            "role": r.get::<_, String>(0), "privileges": r.get::<_, String>(1)})).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteSqlArgs {
+    /// The SQL to run (one or more statements).
+    pub query: String,
+    /// Run in a read-only transaction even when the server allows writes.
+    #[serde(default)]
+    pub read_only: bool,
+    /// Statement timeout in seconds (default: the server's query timeout).
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+    /// Most rows to return inline (default: the server's max rows); the rest spill to a file.
+    #[serde(default)]
+    pub max_rows: Option<usize>,
+    /// Format of the spill file for large results: `jsonl` (default) or `csv`.
+    #[serde(default)]
+    pub spill_format: Option<Format>,
+}
+
+pub fn query_error(e: tokio_postgres::Error) -> ToolError {
+    let mut err = ToolError::new(ErrorCode::QueryFailed, "the query failed").reason(describe_pg_error(&e));
+    if let Some(db) = e.as_db_error() {
+        let code = db.code().code();
+        let suggestion = match code {
+            "42601" => "Check the SQL syntax near the position the database names.".to_owned(),
+            "42P01" => "The table does not exist: check its name and schema with list_tables.".to_owned(),
+            "42703" => "The column does not exist: check its name with describe_table.".to_owned(),
+            "42501" => "The connected role lacks this privilege: connect as a role that has it, or GRANT it.".to_owned(),
+            "25006" => "The transaction is read-only: this statement writes. Run it without read_only (and without --read-only).".to_owned(),
+            "57014" => "The statement hit its timeout: narrow the query, add an index, or pass a larger timeout_secs.".to_owned(),
+            _ => match db.hint() {
+                Some(h) => h.to_owned(),
+                None => format!("See PostgreSQL error code {code}."),
+            },
+        };
+        err = err.suggestion(suggestion);
+        if code == "57014" {
+            err.code = ErrorCode::Timeout;
+        }
+        if code == "42501" {
+            err.code = ErrorCode::PermissionDenied;
+        }
+    }
+    err
+}
+
+async fn execute_sql(call: Call, a: ExecuteSqlArgs) -> Result<ToolOutput, ToolError> {
+    if a.query.trim().is_empty() {
+        return Err(ToolError::invalid("`query` is empty").suggestion("Pass the SQL to run in `query`."));
+    }
+    let read_only = call.read_only || a.read_only;
+    let stmts = classify::statements(&a.query);
+    if read_only && stmts.iter().any(|s| s.escapes_transaction()) {
+        return Err(ToolError::new(
+            ErrorCode::ReadOnly,
+            "read-only queries may not contain transaction or session control (BEGIN, COMMIT, SET, DO, CALL...)",
+        )
+        .suggestion("Remove those statements; the query already runs in its own read-only transaction."));
+    }
+    let max_rows = a.max_rows.unwrap_or(call.limits().max_rows).clamp(1, call.limits().max_rows.max(1));
+    let budget = call.limits().output_budget_bytes / 2 - 2048;
+    let format = a.spill_format.unwrap_or(Format::Jsonl);
+
+    let db = call.db().await?;
+    let begin = if read_only { "BEGIN READ ONLY" } else { "BEGIN" };
+    let timeout_ms = call.timeout.as_millis();
+    db.batch_execute(&format!("{begin}; SET LOCAL statement_timeout = {timeout_ms}"))
+        .await
+        .map_err(query_error)?;
+
+    // Column types for a single statement (parsing only; nothing runs).
+    let types: Option<Vec<Type>> = if stmts.len() == 1 {
+        match db.prepare(&a.query).await {
+            Ok(st) => Some(st.columns().iter().map(|c| c.type_().clone()).collect()),
+            Err(e) => {
+                let _ = db.batch_execute("ROLLBACK").await;
+                return Err(query_error(e));
+            }
+        }
+    } else {
+        None
+    };
+
+    let cancel_token = db.cancel_token();
+    let run = async {
+        let stream = db.simple_query_raw(&a.query).await.map_err(query_error)?;
+        pin_mut!(stream);
+        let mut columns: Vec<String> = Vec::new();
+        let mut collector: Option<RowCollector> = None;
+        let mut commands: Vec<Value> = Vec::new();
+        let mut n = 0u64;
+        while let Some(msg) = stream.next().await {
+            match msg.map_err(query_error)? {
+                SimpleQueryMessage::RowDescription(cols) => {
+                    columns = cols.iter().map(|c| c.name().to_owned()).collect();
+                    collector = Some(RowCollector::new(call.spill().clone(), format, columns.clone(), max_rows, budget));
+                }
+                SimpleQueryMessage::Row(row) => {
+                    let mut obj = Map::with_capacity(columns.len());
+                    for (i, name) in columns.iter().enumerate() {
+                        let ty = types.as_ref().and_then(|t| t.get(i));
+                        obj.insert(name.clone(), text_to_json(row.get(i), ty));
+                    }
+                    if let Some(c) = collector.as_mut() {
+                        c.push(Value::Object(obj)).map_err(|e| {
+                            ToolError::new(ErrorCode::Io, "cannot write the large result to a file")
+                                .reason(e.to_string())
+                                .suggestion("Check that --data-dir is writable.")
+                        })?;
+                    }
+                    n += 1;
+                    if n % 10_000 == 0 {
+                        call.progress(n, None, format!("{n} rows read")).await;
+                    }
+                }
+                SimpleQueryMessage::CommandComplete(count) => commands.push(json!({ "rows_affected": count })),
+                _ => {}
+            }
+        }
+        Ok::<_, ToolError>((columns, collector, commands))
+    };
+    let outcome = tokio::select! {
+        r = run => r,
+        _ = call.cancel.cancelled() => {
+            let _ = cancel_token.cancel_query(tokio_postgres::NoTls).await;
+            Err(ToolError::new(ErrorCode::Cancelled, "the query was cancelled"))
+        }
+    };
+    let (columns, collector, commands) = match outcome {
+        Ok(v) => v,
+        Err(e) => {
+            if db.batch_execute("ROLLBACK").await.is_err() {
+                // State unknown: never hand this connection to another call.
+                let _ = deadpool_postgres::Object::take(db);
+            }
+            return Err(e);
+        }
+    };
+    db.batch_execute("COMMIT").await.map_err(query_error)?;
+
+    let mut data = json!({ "columns": columns, "commands": commands, "read_only": read_only });
+    let mut out_warnings = Vec::new();
+    if let Some(c) = collector {
+        let collected = c.finish().map_err(|e| ToolError::new(ErrorCode::Io, "cannot finish the result file").reason(e.to_string()))?;
+        if let Some(spill) = &collected.spill {
+            out_warnings.push(format!(
+                "{} rows returned; the first {} are shown, all are in {} (read them with get_result_page)",
+                collected.row_count,
+                collected.rows.len(),
+                spill.path
+            ));
+        }
+        data["rows"] = Value::Array(collected.rows);
+        data["row_count"] = json!(collected.row_count);
+        data["truncated"] = json!(collected.truncated);
+        if let Some(spill) = collected.spill {
+            data["spill"] = serde_json::to_value(spill).unwrap_or(Value::Null);
+        }
+    }
+    let mut out = ToolOutput::untrusted(data);
+    out.warnings = out_warnings;
+    Ok(out)
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResultPageArgs {
+    /// The result id from a result's `spill.result_id`.
+    pub result_id: String,
+    /// Index of the first row (0-based).
+    #[serde(default)]
+    pub offset: u64,
+    /// Most rows to return (default 100).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+async fn get_result_page(call: Call, a: ResultPageArgs) -> Result<ToolOutput, ToolError> {
+    let limit = a.limit.unwrap_or(100).clamp(1, call.limits().max_rows.max(1));
+    let budget = call.limits().output_budget_bytes / 2 - 2048;
+    let page = call
+        .spill()
+        .read_page(&a.result_id, a.offset, limit, budget)
+        .map_err(|e| ToolError::new(ErrorCode::NotFound, e.to_string()).suggestion("Run the original query again to get a new result id."))?;
+    Ok(ToolOutput::untrusted(serde_json::to_value(page).unwrap_or(Value::Null)))
+}
