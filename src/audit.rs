@@ -88,7 +88,10 @@ fn redact_sql_passwords(value: &mut serde_json::Value) {
                 let rest = &s[pos..];
                 if let Some(q1) = rest.find('\'') {
                     let after = &rest[q1 + 1..];
-                    let q2 = after.find('\'').map(|i| i + q1 + 1).unwrap_or(rest.len() - 1);
+                    let q2 = after
+                        .find('\'')
+                        .map(|i| i + q1 + 1)
+                        .unwrap_or(rest.len() - 1);
                     let start = pos + q1;
                     let end = pos + q2 + 1;
                     if end <= s.len() && start < end {
@@ -127,7 +130,12 @@ mod tests {
         .unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 1);
-        assert!(!text.contains("pw123456") && !text.contains("supersecretvalue") && !text.contains("abc\""), "{text}");
+        assert!(
+            !text.contains("pw123456")
+                && !text.contains("supersecretvalue")
+                && !text.contains("abc\""),
+            "{text}"
+        );
         let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
         assert_eq!(v["tool"], "execute_sql");
         assert_eq!(v["outcome"], "ok");

@@ -31,7 +31,11 @@ pub enum Check {
 }
 
 /// Hash of a call: tool, instance and canonical arguments (without the token).
-pub fn binding(tool: &str, instance: &str, args: &serde_json::Map<String, serde_json::Value>) -> String {
+pub fn binding(
+    tool: &str,
+    instance: &str,
+    args: &serde_json::Map<String, serde_json::Value>,
+) -> String {
     let mut args = args.clone();
     args.remove("confirmation_token");
     // serde_json maps are sorted (no preserve_order feature), so this is canonical.
@@ -110,9 +114,17 @@ mod tests {
     #[test]
     fn token_is_single_use_and_bound_to_arguments() {
         let c = Confirmations::new(Duration::from_secs(60));
-        let b = binding("execute_sql", "default", &args(json!({"query": "drop table x"})));
+        let b = binding(
+            "execute_sql",
+            "default",
+            &args(json!({"query": "drop table x"})),
+        );
         let t = c.issue(b.clone());
-        let other = binding("execute_sql", "default", &args(json!({"query": "drop table y"})));
+        let other = binding(
+            "execute_sql",
+            "default",
+            &args(json!({"query": "drop table y"})),
+        );
         assert_eq!(c.check(Some(&t), &other), Check::Invalid);
         assert_eq!(c.check(Some(&t), &b), Check::Confirmed);
         assert_eq!(c.check(Some(&t), &b), Check::Invalid, "single use");
@@ -121,7 +133,11 @@ mod tests {
 
     #[test]
     fn binding_ignores_the_token_itself_and_key_order() {
-        let a = binding("t", "i", &args(json!({"a": 1, "b": 2, "confirmation_token": "x"})));
+        let a = binding(
+            "t",
+            "i",
+            &args(json!({"a": 1, "b": 2, "confirmation_token": "x"})),
+        );
         let b = binding("t", "i", &args(json!({"b": 2, "a": 1})));
         assert_eq!(a, b);
         assert_ne!(a, binding("t", "other", &args(json!({"a": 1, "b": 2}))));

@@ -4,19 +4,20 @@
 //! The binary (`src/main.rs`) is a thin edge over this library; see
 //! `ARCHITECTURE.md` for the map of modules and their invariants.
 
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod fixture;
-pub mod groups;
-pub mod mcp_client;
-pub mod pg;
-pub mod result;
-pub mod secret;
-pub mod audit;
 pub mod confirm;
 pub mod db;
+pub mod fixture;
+pub mod groups;
+pub mod logging;
+pub mod mcp_client;
+pub mod pg;
 pub mod ratelimit;
+pub mod result;
+pub mod secret;
 pub mod server;
 pub mod spill;
 pub mod sql;

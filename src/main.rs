@@ -11,23 +11,13 @@ use supabase_mcp::config::Config;
 use supabase_mcp::server::State;
 use supabase_mcp::transport::{http, stdio};
 
-fn init_logging(level: Option<&str>) {
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .or_else(|| level.map(str::to_owned))
-        .unwrap_or_else(|| "warn".to_owned());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.opts.log_level.as_deref());
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    supabase_mcp::logging::init(cli.opts.log_level.as_deref());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -50,19 +40,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cluster = if args.demo {
                 let c = commands::demo::start_cluster().await?;
                 opts.db_url = Some(c.url());
-                eprintln!("• demo database ready; serving MCP (stop with Ctrl-C or by closing stdin)");
+                eprintln!(
+                    "• demo database ready; serving MCP (stop with Ctrl-C or by closing stdin)"
+                );
                 Some(c)
             } else {
                 None
             };
             let config = Config::from_options(&opts).context("invalid configuration")?;
+            supabase_mcp::logging::set_redactor(config.redactor.clone());
             let state = State::new(config)?;
             let spill = state.spill.clone();
             tokio::task::spawn_blocking(move || spill.cleanup());
             let served = if opts.http {
-                http::serve(state, http::HttpOptions { no_auth: opts.http_no_auth })
-                    .await
-                    .map_err(anyhow::Error::from)
+                http::serve(
+                    state,
+                    http::HttpOptions {
+                        no_auth: opts.http_no_auth,
+                    },
+                )
+                .await
+                .map_err(anyhow::Error::from)
             } else {
                 stdio::serve(state).await.map_err(anyhow::Error::from)
             };
@@ -74,9 +72,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Doctor => {
             let config = Config::from_options(&opts).context("invalid configuration")?;
+            supabase_mcp::logging::set_redactor(config.redactor.clone());
             let checks = commands::doctor::run(&config).await;
             print!("{}", commands::doctor::render(&checks));
-            Ok(if checks.iter().all(|c| c.ok) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if checks.iter().all(|c| c.ok) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Tools(ToolsArgs { json }) => {
             let config = Config::from_options(&opts).context("invalid configuration")?;

@@ -38,17 +38,54 @@ pub struct StdioClient {
 
 impl StdioClient {
     /// Starts `program args...` with stderr inherited (or discarded when `quiet`).
-    pub fn spawn(program: &Path, args: &[String], envs: &[(String, String)], quiet: bool) -> Result<Self, ClientError> {
+    pub fn spawn(
+        program: &Path,
+        args: &[String],
+        envs: &[(String, String)],
+        quiet: bool,
+    ) -> Result<Self, ClientError> {
+        Self::spawn_with(program, args, envs, &[], quiet)
+    }
+
+    /// As [`StdioClient::spawn`], also removing the variables named in `remove`.
+    pub fn spawn_with(
+        program: &Path,
+        args: &[String],
+        envs: &[(String, String)],
+        remove: &[String],
+        quiet: bool,
+    ) -> Result<Self, ClientError> {
         let mut cmd = Command::new(program);
+        for k in remove {
+            cmd.env_remove(k);
+        }
         cmd.args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(if quiet { Stdio::null() } else { Stdio::inherit() })
+            .stderr(if quiet {
+                Stdio::null()
+            } else {
+                Stdio::inherit()
+            })
             .kill_on_drop(true);
         for (k, v) in envs {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().map_err(ClientError::Spawn)?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().ok_or(ClientError::Closed)?;
+        Ok(Self {
+            child,
+            stdin,
+            stdout: BufReader::new(stdout),
+            next_id: 1,
+            notifications: Vec::new(),
+            timeout: Duration::from_secs(60),
+        })
+    }
+
+    /// Wraps an already spawned child whose stdin and stdout are piped.
+    pub fn from_child(mut child: Child) -> Result<Self, ClientError> {
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().ok_or(ClientError::Closed)?;
         Ok(Self {
@@ -100,7 +137,11 @@ impl StdioClient {
                     if let Some(err) = v.get("error") {
                         return Err(ClientError::Protocol {
                             code: err.get("code").and_then(Value::as_i64).unwrap_or(0),
-                            message: err.get("message").and_then(Value::as_str).unwrap_or("").to_owned(),
+                            message: err
+                                .get("message")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_owned(),
                         });
                     }
                     return Ok(v.get("result").cloned().unwrap_or(Value::Null));
@@ -133,7 +174,8 @@ impl StdioClient {
     }
 
     pub async fn call(&mut self, tool: &str, args: Value) -> Result<Value, ClientError> {
-        self.request("tools/call", json!({"name": tool, "arguments": args})).await
+        self.request("tools/call", json!({"name": tool, "arguments": args}))
+            .await
     }
 
     /// Closes stdin and waits for the process to exit.

@@ -36,7 +36,10 @@ impl RateLimiter {
         let Ok(mut buckets) = self.buckets.lock() else {
             return Ok(());
         };
-        let b = buckets.entry(tool.to_owned()).or_insert(Bucket { tokens: cap, last: now });
+        let b = buckets.entry(tool.to_owned()).or_insert(Bucket {
+            tokens: cap,
+            last: now,
+        });
         let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
         b.tokens = (b.tokens + elapsed * rate).min(cap);
         b.last = now;
@@ -61,7 +64,10 @@ mod tests {
             assert!(rl.check_at("a", t0).is_ok());
         }
         let wait = rl.check_at("a", t0).unwrap_err();
-        assert!(wait > Duration::from_secs(19) && wait <= Duration::from_secs(20), "{wait:?}");
+        assert!(
+            wait > Duration::from_secs(19) && wait <= Duration::from_secs(20),
+            "{wait:?}"
+        );
         assert!(rl.check_at("b", t0).is_ok(), "buckets are per tool");
         assert!(rl.check_at("a", t0 + Duration::from_secs(21)).is_ok());
     }

@@ -16,14 +16,19 @@ use serde_json::Value;
 #[derive(Debug, thiserror::Error)]
 pub enum SpillError {
     #[error("cannot write spill file {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot read result `{id}`: {reason}")]
     Read { id: String, reason: String },
     #[error("result id `{0}` is not valid: ids look like r_0123456789abcdef.jsonl")]
     BadId(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Jsonl,
@@ -136,7 +141,13 @@ impl SpillStore {
 
     /// Reads rows `offset..offset+limit` of a spilled result, stopping early at
     /// `max_bytes`. CSV rows come back as objects keyed by the header.
-    pub fn read_page(&self, id: &str, offset: u64, limit: usize, max_bytes: usize) -> Result<Page, SpillError> {
+    pub fn read_page(
+        &self,
+        id: &str,
+        offset: u64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Page, SpillError> {
         let path = self.resolve(id)?;
         let file = File::open(&path).map_err(|e| SpillError::Read {
             id: id.to_owned(),
@@ -285,7 +296,8 @@ impl SpillWriter {
                 source,
             })?;
         }
-        std::fs::rename(&self.tmp_path, &self.final_path).map_err(|source| SpillError::Write { path, source })?;
+        std::fs::rename(&self.tmp_path, &self.final_path)
+            .map_err(|source| SpillError::Write { path, source })?;
         Ok(SpillInfo {
             result_id: self.id.clone(),
             path: self.final_path.display().to_string(),
@@ -330,7 +342,13 @@ pub struct Collected {
 }
 
 impl RowCollector {
-    pub fn new(store: SpillStore, format: Format, columns: Vec<String>, max_rows: usize, max_bytes: usize) -> Self {
+    pub fn new(
+        store: SpillStore,
+        format: Format,
+        columns: Vec<String>,
+        max_rows: usize,
+        max_bytes: usize,
+    ) -> Self {
         Self {
             store,
             format,
@@ -364,7 +382,9 @@ impl RowCollector {
         if let Some(w) = &mut self.spill {
             w.push(&row)?;
             let size = row.to_string().len() + 1;
-            if self.preview.len() < self.max_rows.min(20) && self.preview_bytes + size <= self.max_bytes / 4 {
+            if self.preview.len() < self.max_rows.min(20)
+                && self.preview_bytes + size <= self.max_bytes / 4
+            {
                 self.preview_bytes += size;
                 self.preview.push(row);
             }
@@ -421,7 +441,13 @@ mod tests {
     #[test]
     fn small_results_stay_in_memory() {
         let dir = tempfile::tempdir().unwrap();
-        let mut c = RowCollector::new(store(dir.path()), Format::Jsonl, vec!["a".into()], 10, 10_000);
+        let mut c = RowCollector::new(
+            store(dir.path()),
+            Format::Jsonl,
+            vec!["a".into()],
+            10,
+            10_000,
+        );
         for i in 0..5 {
             c.push(json!({"a": i})).unwrap();
         }
@@ -453,15 +479,29 @@ mod tests {
         let page = s.read_page(&spill.result_id, 0, 5, 1 << 20).unwrap();
         assert_eq!(page.next_offset, Some(5));
         // no partial files left
-        let names: Vec<_> = std::fs::read_dir(s.dir()).unwrap().flatten().map(|e| e.file_name()).collect();
-        assert!(names.iter().all(|n| !n.to_string_lossy().ends_with(".partial")));
+        let names: Vec<_> = std::fs::read_dir(s.dir())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(
+            names
+                .iter()
+                .all(|n| !n.to_string_lossy().ends_with(".partial"))
+        );
     }
 
     #[test]
     fn csv_spill_round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let s = store(dir.path());
-        let mut c = RowCollector::new(s.clone(), Format::Csv, vec!["id".into(), "note".into()], 2, 10_000);
+        let mut c = RowCollector::new(
+            s.clone(),
+            Format::Csv,
+            vec!["id".into(), "note".into()],
+            2,
+            10_000,
+        );
         for i in 0..5 {
             c.push(json!({"id": i, "note": "a,\"b\""})).unwrap();
         }
@@ -488,8 +528,14 @@ mod tests {
     fn bad_ids_and_cleanup() {
         let dir = tempfile::tempdir().unwrap();
         let s = SpillStore::new(dir.path().to_owned(), Duration::from_secs(0));
-        assert!(matches!(s.read_page("../etc/passwd", 0, 1, 10), Err(SpillError::BadId(_))));
-        assert!(matches!(s.read_page("r_00.jsonl", 0, 1, 10), Err(SpillError::Read { .. })));
+        assert!(matches!(
+            s.read_page("../etc/passwd", 0, 1, 10),
+            Err(SpillError::BadId(_))
+        ));
+        assert!(matches!(
+            s.read_page("r_00.jsonl", 0, 1, 10),
+            Err(SpillError::Read { .. })
+        ));
         std::fs::write(dir.path().join("r_1.jsonl"), "1\n").unwrap();
         std::fs::write(dir.path().join("keep.txt"), "x").unwrap();
         assert_eq!(s.cleanup(), 1);

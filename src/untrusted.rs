@@ -33,7 +33,9 @@ mod tests {
         assert_eq!(a.len(), 16);
         let body = r#"{"src":"line1\\nline2 \"quoted\""}"#;
         let w = wrap(body, &a);
-        assert!(w.contains(&format!("<untrusted-data-{a}>\n{body}\n</untrusted-data-{a}>")));
+        assert!(w.contains(&format!(
+            "<untrusted-data-{a}>\n{body}\n</untrusted-data-{a}>"
+        )));
         // the body is not re-encoded: no doubled backslashes
         assert!(!w.contains(r"\\\\n"));
     }

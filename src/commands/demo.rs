@@ -57,7 +57,9 @@ pub async fn run() -> Result<(), DemoError> {
     let stopped = cluster.stop().await;
     result?;
     stopped?;
-    println!("\nDone. Connect your MCP client with `supabase-mcp serve --demo`, or point --db-url at your own database.");
+    println!(
+        "\nDone. Connect your MCP client with `supabase-mcp serve --demo`, or point --db-url at your own database."
+    );
     Ok(())
 }
 
@@ -90,17 +92,33 @@ async fn session(db_url: &str) -> Result<(), DemoError> {
         .as_array()
         .map(|a| a.iter().filter_map(|t| t["name"].as_str()).collect())
         .unwrap_or_default();
-    show("tools/list", &format!("{} tools: {}", names.len(), names.join(", ")), 5);
+    show(
+        "tools/list",
+        &format!("{} tools: {}", names.len(), names.join(", ")),
+        5,
+    );
 
     let steps: Vec<(&str, &str, Value)> = vec![
-        ("list the tables of `public`", "list_tables", json!({"schemas": ["public"]})),
-        ("describe `public.profiles`", "describe_table", json!({"schema": "public", "table": "profiles"})),
+        (
+            "list the tables of `public`",
+            "list_tables",
+            json!({"schemas": ["public"]}),
+        ),
+        (
+            "describe `public.profiles`",
+            "describe_table",
+            json!({"schema": "public", "table": "profiles"}),
+        ),
         (
             "run a query",
             "execute_sql",
             json!({"query": "select p.username, count(c.*) as posts from public.profiles p left join public.posts c on c.author_id = p.id group by 1 order by 2 desc limit 5", "read_only": true}),
         ),
-        ("a destructive statement asks for confirmation", "execute_sql", json!({"query": "drop table public.comments"})),
+        (
+            "a destructive statement asks for confirmation",
+            "execute_sql",
+            json!({"query": "drop table public.comments"}),
+        ),
     ];
     for (title, tool, args) in steps {
         let r = client.call(tool, args).await?;

@@ -22,7 +22,10 @@ pub struct Check {
 pub async fn run(config: &Config) -> Vec<Check> {
     let mut out = Vec::new();
     let pools = Pools::new(1, config.redactor.clone());
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().ok();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .ok();
     for inst in &config.instances {
         for note in &inst.notes {
             out.push(check(inst, "import", true, note.clone(), None));
@@ -79,7 +82,13 @@ async fn database(inst: &Instance, pools: &Pools, shown: &str) -> Check {
     let conn = match pools.get(inst).await {
         Ok(c) => c,
         Err(e) => {
-            return check(inst, "database", false, format!("{shown}: {}", e.reason.unwrap_or(e.message)), e.suggestion);
+            return check(
+                inst,
+                "database",
+                false,
+                format!("{shown}: {}", e.reason.unwrap_or(e.message)),
+                e.suggestion,
+            );
         }
     };
     let row = conn
@@ -95,13 +104,24 @@ async fn database(inst: &Instance, pools: &Pools, shown: &str) -> Check {
             let user: String = r.get(1);
             let superuser: bool = r.get(2);
             let supabase = r.get::<_, bool>(3) && r.get::<_, bool>(4);
-            let mut detail = format!("{shown}: PostgreSQL {version}, connected as {user}{}", if superuser { " (superuser)" } else { "" });
+            let mut detail = format!(
+                "{shown}: PostgreSQL {version}, connected as {user}{}",
+                if superuser { " (superuser)" } else { "" }
+            );
             if !supabase {
-                detail.push_str("; no auth/storage schemas: this looks like plain PostgreSQL, not Supabase");
+                detail.push_str(
+                    "; no auth/storage schemas: this looks like plain PostgreSQL, not Supabase",
+                );
             }
             check(inst, "database", true, detail, None)
         }
-        Err(e) => check(inst, "database", false, crate::db::pool::describe_pg_error(&e), None),
+        Err(e) => check(
+            inst,
+            "database",
+            false,
+            crate::db::pool::describe_pg_error(&e),
+            None,
+        ),
     }
 }
 
@@ -124,7 +144,13 @@ async fn api_health(inst: &Instance, client: &reqwest::Client, base: &str) -> Ch
 pub fn render(checks: &[Check]) -> String {
     let mut out = String::new();
     for c in checks {
-        out.push_str(&format!("[{}] {} / {}: {}\n", if c.ok { " ok " } else { "FAIL" }, c.instance, c.what, c.detail));
+        out.push_str(&format!(
+            "[{}] {} / {}: {}\n",
+            if c.ok { " ok " } else { "FAIL" },
+            c.instance,
+            c.what,
+            c.detail
+        ));
         if let Some(f) = &c.fix {
             out.push_str(&format!("       fix: {f}\n"));
         }

@@ -11,11 +11,15 @@ pub fn tokens(bytes: usize) -> usize {
 pub fn report(state: &State, json: bool) -> String {
     let tools = state.catalog.tools();
     if json {
-        return serde_json::to_string_pretty(&serde_json::json!({ "tools": tools })).unwrap_or_default();
+        return serde_json::to_string_pretty(&serde_json::json!({ "tools": tools }))
+            .unwrap_or_default();
     }
     let mut out = String::new();
     let mut total = 0;
-    out.push_str(&format!("{:<28} {:<12} {:<12} {:>8}\n", "tool", "group", "kind", "tokens"));
+    out.push_str(&format!(
+        "{:<28} {:<12} {:<12} {:>8}\n",
+        "tool", "group", "kind", "tokens"
+    ));
     for t in &tools {
         let bytes = serde_json::to_string(t).map(|s| s.len()).unwrap_or(0);
         total += bytes;
@@ -28,7 +32,13 @@ pub fn report(state: &State, json: bool) -> String {
             crate::tools::Kind::Write => "write",
             crate::tools::Kind::Destructive => "destructive",
         };
-        out.push_str(&format!("{:<28} {:<12} {:<12} {:>8}\n", t.name, def.group.name(), kind, tokens(bytes)));
+        out.push_str(&format!(
+            "{:<28} {:<12} {:<12} {:>8}\n",
+            t.name,
+            def.group.name(),
+            kind,
+            tokens(bytes)
+        ));
     }
     let list_bytes = serde_json::to_string(&serde_json::json!({ "tools": tools }))
         .map(|s| s.len())

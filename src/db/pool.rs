@@ -35,7 +35,9 @@ impl Pools {
         pool.get().await.map_err(|e| {
             let msg = match &e {
                 deadpool_postgres::PoolError::Backend(pg) => describe_pg_error(pg),
-                deadpool_postgres::PoolError::Timeout(_) => "timed out waiting for a database connection".to_owned(),
+                deadpool_postgres::PoolError::Timeout(_) => {
+                    "timed out waiting for a database connection".to_owned()
+                }
                 other => other.to_string(),
             };
             connection_error(&inst.name, &self.redactor.scrub(&msg))
@@ -121,7 +123,10 @@ pub fn connection_error(instance: &str, reason: &str) -> ToolError {
     } else {
         "Run `supabase-mcp doctor` for a step-by-step check of the connection."
     };
-    ToolError::new(ErrorCode::ConnectionFailed, format!("cannot connect to the database of instance `{instance}`"))
-        .reason(reason)
-        .suggestion(suggestion)
+    ToolError::new(
+        ErrorCode::ConnectionFailed,
+        format!("cannot connect to the database of instance `{instance}`"),
+    )
+    .reason(reason)
+    .suggestion(suggestion)
 }

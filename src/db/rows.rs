@@ -28,7 +28,9 @@ pub fn text_to_json(text: Option<&str>, ty: Option<&Type>) -> Value {
                 .unwrap_or_else(|| Value::String(t.to_owned())),
             _ => Value::String(t.to_owned()),
         },
-        Type::JSON | Type::JSONB => serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_owned())),
+        Type::JSON | Type::JSONB => {
+            serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_owned()))
+        }
         // numeric stays a string: JSON numbers would lose precision.
         _ => Value::String(t.to_owned()),
     }
@@ -45,8 +47,14 @@ mod tests {
         assert_eq!(text_to_json(Some("42"), Some(&Type::INT8)), json!(42));
         assert_eq!(text_to_json(Some("1.5"), Some(&Type::FLOAT8)), json!(1.5));
         assert_eq!(text_to_json(Some("NaN"), Some(&Type::FLOAT8)), json!("NaN"));
-        assert_eq!(text_to_json(Some("12345678901234567890.5"), Some(&Type::NUMERIC)), json!("12345678901234567890.5"));
-        assert_eq!(text_to_json(Some(r#"{"a":"b\\n"}"#), Some(&Type::JSONB)), json!({"a": "b\\n"}));
+        assert_eq!(
+            text_to_json(Some("12345678901234567890.5"), Some(&Type::NUMERIC)),
+            json!("12345678901234567890.5")
+        );
+        assert_eq!(
+            text_to_json(Some(r#"{"a":"b\\n"}"#), Some(&Type::JSONB)),
+            json!({"a": "b\\n"})
+        );
         assert_eq!(text_to_json(None, Some(&Type::TEXT)), Value::Null);
         assert_eq!(text_to_json(Some("x"), None), json!("x"));
     }

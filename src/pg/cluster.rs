@@ -7,7 +7,8 @@
 //! everything again on [`TempCluster::stop`] or drop.
 //!
 //! The server runs as a child process in the caller's process group, so a
-//! Ctrl-C in the terminal stops it too. When running as root, PostgreSQL
+//! Ctrl-C in the terminal shuts it down too (and [`TempCluster::stop`] or
+//! drop still removes the directory). When running as root, PostgreSQL
 //! (which refuses to run as root) is run as the `nobody` user.
 
 use std::fs::File;
@@ -353,6 +354,11 @@ impl TempCluster {
         &self.log_path
     }
 
+    /// Process id of the running server (the postmaster), if running.
+    pub fn server_pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The binaries in use.
     pub fn binaries(&self) -> &PgBinaries {
         &self.bins
@@ -386,29 +392,17 @@ impl TempCluster {
         self.cleaned = true;
         let mut problem = None;
         if let Some(mut child) = self.child.take() {
-            if matches!(child.try_wait(), Ok(None)) {
-                let output = self.pg_ctl_stop_command("fast").output_async().await;
-                if let Err(detail) = output {
-                    problem = Some(detail);
+            // SIGINT is a fast shutdown. If a Ctrl-C already reached the
+            // server, it is shutting down anyway and only its exit matters.
+            self.signal(&mut child, "INT");
+            if !wait_exit_async(&mut child, Duration::from_secs(30)).await {
+                problem = Some("it ignored a fast shutdown request for 30s".to_string());
+                self.signal(&mut child, "QUIT");
+                if !wait_exit_async(&mut child, Duration::from_secs(5)).await {
+                    let _ = child.kill();
                 }
-                let deadline = Instant::now() + Duration::from_secs(30);
-                loop {
-                    match child.try_wait() {
-                        Ok(Some(_)) => break,
-                        Ok(None) if Instant::now() < deadline => {
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                        }
-                        _ => {
-                            problem.get_or_insert_with(|| "it did not exit in time".into());
-                            let _ = child.kill();
-                            let _ = child.wait();
-                            break;
-                        }
-                    }
-                }
-            } else {
-                let _ = child.wait();
             }
+            let _ = child.wait();
         }
         let removed = tokio::fs::remove_dir_all(&self.dir).await;
         if let Err(source) = removed
@@ -575,30 +569,33 @@ impl TempCluster {
         cmd
     }
 
-    fn pg_ctl_stop_command(&self, mode: &str) -> StopCommand {
-        let mut cmd = self.command(&self.bins.pg_ctl);
-        cmd.arg("stop")
-            .arg("-D")
-            .arg(&self.data_dir)
-            .args(["-m", mode, "-w", "-t", "30"]);
-        StopCommand(cmd)
+    /// Sends `signal` (a `pg_ctl kill` signal name) to the server if it is
+    /// still running. `pg_ctl kill` works on every platform and needs no
+    /// PID file, so this also works while the server is still starting.
+    fn signal(&self, child: &mut Child, signal: &str) {
+        if !matches!(child.try_wait(), Ok(None)) {
+            return;
+        }
+        let sent = self
+            .command(&self.bins.pg_ctl)
+            .args(["kill", signal, &child.id().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !sent {
+            let _ = child.kill();
+        }
     }
 
-    /// Best-effort synchronous cleanup for `Drop`.
+    /// Best-effort synchronous cleanup for `Drop`: immediate shutdown
+    /// (SIGQUIT), then SIGKILL if needed, then remove the directory.
     fn cleanup_blocking(&mut self) {
         if let Some(mut child) = self.child.take() {
-            if matches!(child.try_wait(), Ok(None)) {
-                let stopped = self
-                    .pg_ctl_stop_command("immediate")
-                    .0
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .map(|s| s.success())
-                    .unwrap_or(false);
-                if !stopped {
-                    let _ = child.kill();
-                }
+            self.signal(&mut child, "QUIT");
+            if !wait_exit_blocking(&mut child, Duration::from_secs(10)) {
+                let _ = child.kill();
             }
             let _ = child.wait();
         }
@@ -610,35 +607,35 @@ impl TempCluster {
     }
 }
 
+/// Whether `child` exited within `timeout` (polling, without blocking the runtime).
+async fn wait_exit_async(child: &mut Child, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) | Err(_) => return true,
+            Ok(None) if Instant::now() >= deadline => return false,
+            Ok(None) => tokio::time::sleep(Duration::from_millis(25)).await,
+        }
+    }
+}
+
+/// Whether `child` exited within `timeout`.
+fn wait_exit_blocking(child: &mut Child, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) | Err(_) => return true,
+            Ok(None) if Instant::now() >= deadline => return false,
+            Ok(None) => std::thread::sleep(Duration::from_millis(25)),
+        }
+    }
+}
+
 impl Drop for TempCluster {
     fn drop(&mut self) {
         if !self.cleaned {
             self.cleaned = true;
             self.cleanup_blocking();
-        }
-    }
-}
-
-/// `pg_ctl stop`, runnable asynchronously.
-struct StopCommand(Command);
-
-impl StopCommand {
-    async fn output_async(self) -> Result<(), String> {
-        let output = tokio::process::Command::from(self.0)
-            .kill_on_drop(true)
-            .output()
-            .await
-            .map_err(|e| format!("could not run pg_ctl: {e}"))?;
-        if output.status.success() {
-            Ok(())
-        } else {
-            let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-            text.push_str(&String::from_utf8_lossy(&output.stderr));
-            Err(format!(
-                "pg_ctl stop failed ({}): {}",
-                output.status,
-                tail_lines(&text, 5)
-            ))
         }
     }
 }

@@ -65,7 +65,8 @@ impl Call {
     /// Sends a progress notification when the client asked for progress.
     pub async fn progress(&self, done: u64, total: Option<u64>, message: impl Into<String>) {
         if let Some((peer, token)) = &self.progress {
-            let mut p = ProgressNotificationParam::new(token.clone(), done as f64).with_message(message.into());
+            let mut p = ProgressNotificationParam::new(token.clone(), done as f64)
+                .with_message(message.into());
             if let Some(t) = total {
                 p = p.with_total(t as f64);
             }

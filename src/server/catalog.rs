@@ -41,7 +41,11 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn build(config: &Config) -> Result<Catalog, CatalogError> {
-        let all = all_tools();
+        Self::build_from(config, all_tools())
+    }
+
+    /// Builds the catalog from an explicit tool list.
+    pub fn build_from(config: &Config, all: Vec<ToolDef>) -> Result<Catalog, CatalogError> {
         let valid = || {
             let mut n: Vec<&str> = all.iter().map(|t| t.name).collect();
             n.sort();
@@ -73,7 +77,10 @@ impl Catalog {
             } else if scoped && def.scope == Scope::Account {
                 Some(Hidden::Scoped)
             } else if config.tools_deny.iter().any(|n| n == def.name)
-                || config.tools_allow.as_ref().is_some_and(|a| !a.iter().any(|n| n == def.name))
+                || config
+                    .tools_allow
+                    .as_ref()
+                    .is_some_and(|a| !a.iter().any(|n| n == def.name))
             {
                 Some(Hidden::NotSelected)
             } else {
@@ -89,8 +96,16 @@ impl Catalog {
                 }
             }
         }
-        let index = visible.iter().enumerate().map(|(i, (d, _))| (d.name, i)).collect();
-        Ok(Catalog { visible, index, hidden })
+        let index = visible
+            .iter()
+            .enumerate()
+            .map(|(i, (d, _))| (d.name, i))
+            .collect();
+        Ok(Catalog {
+            visible,
+            index,
+            hidden,
+        })
     }
 
     pub fn tools(&self) -> Vec<Tool> {
@@ -124,7 +139,11 @@ fn describe(def: &ToolDef, config: &Config, scoped: bool, multi: bool) -> Tool {
         .or_insert_with(|| Value::Object(Map::new()));
     if let Some(props) = props.as_object_mut() {
         if multi {
-            let names: Vec<Value> = config.instances.iter().map(|i| Value::from(i.name.clone())).collect();
+            let names: Vec<Value> = config
+                .instances
+                .iter()
+                .map(|i| Value::from(i.name.clone()))
+                .collect();
             props.insert(
                 "instance".into(),
                 json!({"type": "string", "enum": names, "description": "Instance to act on (default: the first configured)."}),
@@ -152,7 +171,8 @@ fn describe(def: &ToolDef, config: &Config, scoped: bool, multi: bool) -> Tool {
         .destructive(!read_only && (def.kind == Kind::Destructive || def.may_need_confirmation()))
         .idempotent(def.idempotent)
         .open_world(def.open_world);
-    let mut tool = Tool::new(def.name, def.description, Arc::new(schema)).with_annotations(annotations);
+    let mut tool =
+        Tool::new(def.name, def.description, Arc::new(schema)).with_annotations(annotations);
     if let Some(data) = &def.output_schema {
         tool = tool.with_raw_output_schema(Arc::new(envelope_schema(Some(data.clone()))));
     }

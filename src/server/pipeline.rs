@@ -41,12 +41,21 @@ impl Incoming {
 #[derive(Debug)]
 pub enum Outcome {
     Ok(ToolOutput),
-    Confirm { token: String, action: String, ttl: Duration },
+    Confirm {
+        token: String,
+        action: String,
+        ttl: Duration,
+    },
     Err(ToolError),
 }
 
 /// Runs one call. `None` means the tool does not exist at all (a protocol error).
-pub async fn run(state: &Arc<State>, name: &str, args: Option<Map<String, Value>>, incoming: Incoming) -> Option<CallToolResult> {
+pub async fn run(
+    state: &Arc<State>,
+    name: &str,
+    args: Option<Map<String, Value>>,
+    incoming: Incoming,
+) -> Option<CallToolResult> {
     let started = Instant::now();
     let Some((def, _)) = state.catalog.get(name) else {
         let hidden = state.catalog.hidden(name)?;
@@ -70,7 +79,15 @@ pub async fn run(state: &Arc<State>, name: &str, args: Option<Map<String, Value>
         Some(Value::String(s)) => Some(s),
         _ => None,
     };
-    let outcome = prepare_and_run(state, &def, instance_name.as_deref(), token, &mut args, incoming).await;
+    let outcome = prepare_and_run(
+        state,
+        &def,
+        instance_name.as_deref(),
+        token,
+        &mut args,
+        incoming,
+    )
+    .await;
     let instance = instance_name
         .or_else(|| state.config.instances.first().map(|i| i.name.clone()))
         .unwrap_or_default();
@@ -78,7 +95,12 @@ pub async fn run(state: &Arc<State>, name: &str, args: Option<Map<String, Value>
         let (label, code) = match &outcome {
             Outcome::Ok(_) => ("ok", None),
             Outcome::Confirm { .. } => ("confirmation_required", None),
-            Outcome::Err(e) => ("error", serde_json::to_value(e.code).ok().and_then(|v| v.as_str().map(str::to_owned))),
+            Outcome::Err(e) => (
+                "error",
+                serde_json::to_value(e.code)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned)),
+            ),
         };
         let entry = Entry {
             ts: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -126,8 +148,11 @@ async fn prepare_and_run(
     let Some(instance) = cfg.instance(instance_name).cloned() else {
         let names: Vec<&str> = cfg.instances.iter().map(|i| i.name.as_str()).collect();
         return err_outcome(
-            ToolError::invalid(format!("unknown instance `{}`", instance_name.unwrap_or("")))
-                .suggestion(format!("Use one of: {}.", names.join(", "))),
+            ToolError::invalid(format!(
+                "unknown instance `{}`",
+                instance_name.unwrap_or("")
+            ))
+            .suggestion(format!("Use one of: {}.", names.join(", "))),
         );
     };
 
@@ -138,8 +163,10 @@ async fn prepare_and_run(
         match args.get("project_id") {
             Some(Value::String(p)) if p != scoped => {
                 return err_outcome(
-                    ToolError::invalid(format!("this server is scoped to project `{scoped}`; `{p}` is not allowed"))
-                        .suggestion("Omit project_id: the scoped project is used automatically."),
+                    ToolError::invalid(format!(
+                        "this server is scoped to project `{scoped}`; `{p}` is not allowed"
+                    ))
+                    .suggestion("Omit project_id: the scoped project is used automatically."),
                 );
             }
             _ => {
@@ -153,7 +180,9 @@ async fn prepare_and_run(
     let timeout = match args.get("timeout_secs") {
         None | Some(Value::Null) => limits.query_timeout,
         Some(v) => match v.as_u64() {
-            Some(s) if s >= 1 && Duration::from_secs(s) <= limits.max_query_timeout => Duration::from_secs(s),
+            Some(s) if s >= 1 && Duration::from_secs(s) <= limits.max_query_timeout => {
+                Duration::from_secs(s)
+            }
             _ => {
                 return err_outcome(
                     ToolError::invalid(format!(
@@ -168,17 +197,29 @@ async fn prepare_and_run(
 
     if let Err(wait) = state.rate.check(def.name) {
         return err_outcome(
-            ToolError::new(ErrorCode::RateLimited, format!("`{}` was called too often", def.name))
-                .reason(format!("the limit is {} calls per minute", limits.rate_limit_per_minute))
-                .suggestion(format!("Wait {:.0} s, or raise --rate-limit.", wait.as_secs_f64().ceil())),
+            ToolError::new(
+                ErrorCode::RateLimited,
+                format!("`{}` was called too often", def.name),
+            )
+            .reason(format!(
+                "the limit is {} calls per minute",
+                limits.rate_limit_per_minute
+            ))
+            .suggestion(format!(
+                "Wait {:.0} s, or raise --rate-limit.",
+                wait.as_secs_f64().ceil()
+            )),
         );
     }
 
     if let Some(action) = def.destructive_action(args) {
         if cfg.read_only {
             return err_outcome(
-                ToolError::new(ErrorCode::ReadOnly, format!("refused: {action}; the server runs read-only"))
-                    .suggestion("Restart the server without --read-only to make changes."),
+                ToolError::new(
+                    ErrorCode::ReadOnly,
+                    format!("refused: {action}; the server runs read-only"),
+                )
+                .suggestion("Restart the server without --read-only to make changes."),
             );
         }
         if !cfg.allow_destructive {
@@ -204,16 +245,28 @@ async fn prepare_and_run(
         }
     }
 
-    let call = Call::new(state.clone(), instance, def.name, timeout, incoming.cancel.clone(), incoming.progress);
-    let fut = def.run(call, args.clone());
+    let call = Call::new(
+        state.clone(),
+        instance,
+        def.name,
+        timeout,
+        incoming.cancel.clone(),
+        incoming.progress,
+    );
+    let mut fut = def.run(call, args.clone());
     // The handler enforces its own timeout (e.g. statement_timeout); this is the backstop.
     let deadline = timeout + Duration::from_secs(15);
+    let done = |r: Result<ToolOutput, ToolError>| match r {
+        Ok(out) => Outcome::Ok(out),
+        Err(e) => Outcome::Err(e),
+    };
     tokio::select! {
-        r = fut => match r {
-            Ok(out) => Outcome::Ok(out),
-            Err(e) => Outcome::Err(e),
-        },
-        _ = incoming.cancel.cancelled() => Outcome::Err(ToolError::new(ErrorCode::Cancelled, "the call was cancelled")),
+        r = &mut fut => done(r),
+        _ = incoming.cancel.cancelled() => {
+            // Give the handler a moment to clean up (e.g. cancel its query on the server).
+            let _ = tokio::time::timeout(Duration::from_secs(5), fut).await;
+            Outcome::Err(ToolError::new(ErrorCode::Cancelled, "the call was cancelled"))
+        }
         _ = tokio::time::sleep(deadline) => Outcome::Err(
             ToolError::new(ErrorCode::Timeout, format!("`{}` did not finish within {} s", def.name, deadline.as_secs()))
                 .suggestion("Narrow the request, or pass a larger timeout_secs where the tool accepts one.")),
@@ -300,9 +353,12 @@ pub fn finish(state: &State, outcome: Outcome, untrusted: bool) -> CallToolResul
 /// Moves the largest array in `data` to a spill file and keeps a preview.
 fn fit_budget(state: &State, mut data: Value, budget: usize) -> Result<(Value, String), ToolError> {
     let spill_err = |e: crate::spill::SpillError| {
-        ToolError::new(ErrorCode::Io, "the result is too large and could not be written to a spill file")
-            .reason(e.to_string())
-            .suggestion("Check that --data-dir is writable, or narrow the request.")
+        ToolError::new(
+            ErrorCode::Io,
+            "the result is too large and could not be written to a spill file",
+        )
+        .reason(e.to_string())
+        .suggestion("Check that --data-dir is writable, or narrow the request.")
     };
     let target: Option<&mut Vec<Value>> = match &mut data {
         Value::Array(a) => Some(a),
@@ -320,14 +376,22 @@ fn fit_budget(state: &State, mut data: Value, budget: usize) -> Result<(Value, S
         None => vec![std::mem::take(&mut data)],
     };
     let total = items.len();
-    let mut collector =
-        RowCollector::always_spill(state.spill.clone(), Format::Jsonl, Vec::new(), 20, budget / 2).map_err(spill_err)?;
+    let mut collector = RowCollector::always_spill(
+        state.spill.clone(),
+        Format::Jsonl,
+        Vec::new(),
+        20,
+        budget / 2,
+    )
+    .map_err(spill_err)?;
     for it in items {
         collector.push(it).map_err(spill_err)?;
     }
     let collected = collector.finish().map_err(spill_err)?;
     let Some(spill) = collected.spill else {
-        return Err(ToolError::internal("the result could not be reduced to the output budget"));
+        return Err(ToolError::internal(
+            "the result could not be reduced to the output budget",
+        ));
     };
     let warning = format!(
         "result too large for the {} byte budget: {} items written to {}; read more with get_result_page(result_id=\"{}\")",
@@ -342,10 +406,16 @@ fn fit_budget(state: &State, mut data: Value, budget: usize) -> Result<(Value, S
     let shown = preview.len();
     let fitted = match data {
         Value::Object(mut m) => {
-            if let Some((_, slot)) = m.iter_mut().find(|(_, v)| matches!(v, Value::Array(a) if a.is_empty())) {
+            if let Some((_, slot)) = m
+                .iter_mut()
+                .find(|(_, v)| matches!(v, Value::Array(a) if a.is_empty()))
+            {
                 *slot = Value::Array(preview);
             }
-            m.insert("spill".into(), serde_json::to_value(&spill).unwrap_or(Value::Null));
+            m.insert(
+                "spill".into(),
+                serde_json::to_value(&spill).unwrap_or(Value::Null),
+            );
             m.insert("shown".into(), json!(shown));
             Value::Object(m)
         }

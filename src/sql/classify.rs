@@ -22,7 +22,10 @@ impl Statement {
     pub fn destructive(&self) -> Option<String> {
         let w = &self.words;
         match self.first() {
-            "DROP" => Some(format!("DROP {}", w.get(1).map(String::as_str).unwrap_or(""))),
+            "DROP" => Some(format!(
+                "DROP {}",
+                w.get(1).map(String::as_str).unwrap_or("")
+            )),
             "TRUNCATE" => Some("TRUNCATE".to_owned()),
             "DELETE" if !self.has("WHERE") => Some("DELETE without WHERE".to_owned()),
             "UPDATE" if !self.has("WHERE") => Some("UPDATE without WHERE".to_owned()),
@@ -39,8 +42,8 @@ impl Statement {
     /// step out of its read-only transaction.
     pub fn escapes_transaction(&self) -> bool {
         match self.first() {
-            "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "ABORT" | "SAVEPOINT" | "RELEASE" | "PREPARE"
-            | "RESET" | "DISCARD" | "SET" | "CALL" | "DO" => true,
+            "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "ABORT" | "SAVEPOINT"
+            | "RELEASE" | "PREPARE" | "RESET" | "DISCARD" | "SET" | "CALL" | "DO" => true,
             // SELECT set_config('transaction_read_only', ...)
             _ => self.words.iter().any(|x| x == "SET_CONFIG"),
         }
@@ -111,7 +114,10 @@ pub fn statements(sql: &str) -> Vec<Statement> {
                 while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
                     j += 1;
                 }
-                if j < b.len() && b[j] == b'$' && !b[i + 1..j].first().is_some_and(|c| c.is_ascii_digit()) {
+                if j < b.len()
+                    && b[j] == b'$'
+                    && !b[i + 1..j].first().is_some_and(|c| c.is_ascii_digit())
+                {
                     let tag = &sql[i..=j];
                     match sql[j + 1..].find(tag) {
                         Some(end) => i = j + 1 + end + tag.len(),
@@ -157,14 +163,19 @@ mod tests {
 
     #[test]
     fn detects_destructive_statements() {
-        assert_eq!(destructive_reason("drop table users").as_deref(), Some("DROP TABLE"));
+        assert_eq!(
+            destructive_reason("drop table users").as_deref(),
+            Some("DROP TABLE")
+        );
         assert!(destructive_reason("TRUNCATE t").is_some());
         assert!(destructive_reason("delete from t").is_some());
         assert!(destructive_reason("delete from t where id = 1").is_none());
         assert!(destructive_reason("update t set a = 1").is_some());
         assert!(destructive_reason("alter table t drop column c").is_some());
         assert!(destructive_reason("select 1; drop schema s cascade").is_some());
-        assert!(destructive_reason("with d as (delete from t returning *) select * from d").is_some());
+        assert!(
+            destructive_reason("with d as (delete from t returning *) select * from d").is_some()
+        );
     }
 
     #[test]
@@ -173,8 +184,18 @@ mod tests {
         assert!(destructive_reason("select 1 -- drop table x").is_none());
         assert!(destructive_reason("select /* drop /* nested */ table */ 1").is_none());
         assert!(destructive_reason("select \"drop\" from t").is_none());
-        assert!(destructive_reason("create function f() returns void as $$ delete from t $$ language sql").is_none());
-        assert!(destructive_reason("create function f() returns void as $body$ truncate t $body$ language sql").is_none());
+        assert!(
+            destructive_reason(
+                "create function f() returns void as $$ delete from t $$ language sql"
+            )
+            .is_none()
+        );
+        assert!(
+            destructive_reason(
+                "create function f() returns void as $body$ truncate t $body$ language sql"
+            )
+            .is_none()
+        );
         assert!(destructive_reason("select E'it\\'s; drop table x'").is_none());
         assert!(destructive_reason("select 'it''s; drop table x'").is_none());
         assert!(destructive_reason("select $1::text").is_none());
@@ -186,7 +207,15 @@ mod tests {
         assert_eq!(s.len(), 3);
         assert!(s[1].escapes_transaction());
         assert!(!s[0].escapes_transaction());
-        assert!(statements("set transaction read write").iter().any(Statement::escapes_transaction));
-        assert!(statements("select set_config('transaction_read_only','off',true)").iter().any(Statement::escapes_transaction));
+        assert!(
+            statements("set transaction read write")
+                .iter()
+                .any(Statement::escapes_transaction)
+        );
+        assert!(
+            statements("select set_config('transaction_read_only','off',true)")
+                .iter()
+                .any(Statement::escapes_transaction)
+        );
     }
 }

@@ -193,11 +193,17 @@ async fn primary_key(db: &tokio_postgres::Client, oid: u32) -> Result<Value, Too
         )
         .await
         .map_err(query_error)?;
-    Ok(Value::Array(rows.iter().map(|r| Value::String(r.get(0))).collect()))
+    Ok(Value::Array(
+        rows.iter().map(|r| Value::String(r.get(0))).collect(),
+    ))
 }
 
 /// Foreign keys where the table is `side` (`conrelid`: outgoing, `confrelid`: incoming).
-async fn foreign_keys(db: &tokio_postgres::Client, oid: u32, side: &str) -> Result<Value, ToolError> {
+async fn foreign_keys(
+    db: &tokio_postgres::Client,
+    oid: u32,
+    side: &str,
+) -> Result<Value, ToolError> {
     let sql = format!(
         "SELECT conname, conrelid::regclass::text, confrelid::regclass::text, pg_get_constraintdef(oid) \
          FROM pg_constraint WHERE contype = 'f' AND {side} = $1 ORDER BY conname"
@@ -241,8 +247,13 @@ async fn describe_table(call: Call, a: DescribeTableArgs) -> Result<ToolOutput, 
         .await
         .map_err(query_error)?;
     let Some(row) = row else {
-        return Err(ToolError::new(ErrorCode::NotFound, format!("table `{schema}.{}` does not exist", a.table))
-            .suggestion("Use list_tables to see the tables and their schemas; names are case-sensitive."));
+        return Err(ToolError::new(
+            ErrorCode::NotFound,
+            format!("table `{schema}.{}` does not exist", a.table),
+        )
+        .suggestion(
+            "Use list_tables to see the tables and their schemas; names are case-sensitive.",
+        ));
     };
     let oid: u32 = row.get(0);
     let indexes = db
@@ -343,7 +354,8 @@ pub struct ExecuteSqlArgs {
 }
 
 pub fn query_error(e: tokio_postgres::Error) -> ToolError {
-    let mut err = ToolError::new(ErrorCode::QueryFailed, "the query failed").reason(describe_pg_error(&e));
+    let mut err =
+        ToolError::new(ErrorCode::QueryFailed, "the query failed").reason(describe_pg_error(&e));
     if let Some(db) = e.as_db_error() {
         let code = db.code().code();
         let suggestion = match code {
@@ -371,7 +383,9 @@ pub fn query_error(e: tokio_postgres::Error) -> ToolError {
 
 async fn execute_sql(call: Call, a: ExecuteSqlArgs) -> Result<ToolOutput, ToolError> {
     if a.query.trim().is_empty() {
-        return Err(ToolError::invalid("`query` is empty").suggestion("Pass the SQL to run in `query`."));
+        return Err(
+            ToolError::invalid("`query` is empty").suggestion("Pass the SQL to run in `query`.")
+        );
     }
     let read_only = call.read_only || a.read_only;
     let stmts = classify::statements(&a.query);
@@ -382,16 +396,25 @@ async fn execute_sql(call: Call, a: ExecuteSqlArgs) -> Result<ToolOutput, ToolEr
         )
         .suggestion("Remove those statements; the query already runs in its own read-only transaction."));
     }
-    let max_rows = a.max_rows.unwrap_or(call.limits().max_rows).clamp(1, call.limits().max_rows.max(1));
+    let max_rows = a
+        .max_rows
+        .unwrap_or(call.limits().max_rows)
+        .clamp(1, call.limits().max_rows.max(1));
     let budget = call.limits().output_budget_bytes / 2 - 2048;
     let format = a.spill_format.unwrap_or(Format::Jsonl);
 
     let db = call.db().await?;
-    let begin = if read_only { "BEGIN READ ONLY" } else { "BEGIN" };
+    let begin = if read_only {
+        "BEGIN READ ONLY"
+    } else {
+        "BEGIN"
+    };
     let timeout_ms = call.timeout.as_millis();
-    db.batch_execute(&format!("{begin}; SET LOCAL statement_timeout = {timeout_ms}"))
-        .await
-        .map_err(query_error)?;
+    db.batch_execute(&format!(
+        "{begin}; SET LOCAL statement_timeout = {timeout_ms}"
+    ))
+    .await
+    .map_err(query_error)?;
 
     // Column types for a single statement (parsing only; nothing runs).
     let types: Option<Vec<Type>> = if stmts.len() == 1 {
@@ -418,7 +441,13 @@ async fn execute_sql(call: Call, a: ExecuteSqlArgs) -> Result<ToolOutput, ToolEr
             match msg.map_err(query_error)? {
                 SimpleQueryMessage::RowDescription(cols) => {
                     columns = cols.iter().map(|c| c.name().to_owned()).collect();
-                    collector = Some(RowCollector::new(call.spill().clone(), format, columns.clone(), max_rows, budget));
+                    collector = Some(RowCollector::new(
+                        call.spill().clone(),
+                        format,
+                        columns.clone(),
+                        max_rows,
+                        budget,
+                    ));
                 }
                 SimpleQueryMessage::Row(row) => {
                     let mut obj = Map::with_capacity(columns.len());
@@ -434,11 +463,13 @@ async fn execute_sql(call: Call, a: ExecuteSqlArgs) -> Result<ToolOutput, ToolEr
                         })?;
                     }
                     n += 1;
-                    if n % 10_000 == 0 {
+                    if n.is_multiple_of(10_000) {
                         call.progress(n, None, format!("{n} rows read")).await;
                     }
                 }
-                SimpleQueryMessage::CommandComplete(count) => commands.push(json!({ "rows_affected": count })),
+                SimpleQueryMessage::CommandComplete(count) => {
+                    commands.push(json!({ "rows_affected": count }))
+                }
                 _ => {}
             }
         }
@@ -466,7 +497,9 @@ async fn execute_sql(call: Call, a: ExecuteSqlArgs) -> Result<ToolOutput, ToolEr
     let mut data = json!({ "columns": columns, "commands": commands, "read_only": read_only });
     let mut out_warnings = Vec::new();
     if let Some(c) = collector {
-        let collected = c.finish().map_err(|e| ToolError::new(ErrorCode::Io, "cannot finish the result file").reason(e.to_string()))?;
+        let collected = c.finish().map_err(|e| {
+            ToolError::new(ErrorCode::Io, "cannot finish the result file").reason(e.to_string())
+        })?;
         if let Some(spill) = &collected.spill {
             out_warnings.push(format!(
                 "{} rows returned; the first {} are shown, all are in {} (read them with get_result_page)",
@@ -501,11 +534,19 @@ pub struct ResultPageArgs {
 }
 
 async fn get_result_page(call: Call, a: ResultPageArgs) -> Result<ToolOutput, ToolError> {
-    let limit = a.limit.unwrap_or(100).clamp(1, call.limits().max_rows.max(1));
+    let limit = a
+        .limit
+        .unwrap_or(100)
+        .clamp(1, call.limits().max_rows.max(1));
     let budget = call.limits().output_budget_bytes / 2 - 2048;
     let page = call
         .spill()
         .read_page(&a.result_id, a.offset, limit, budget)
-        .map_err(|e| ToolError::new(ErrorCode::NotFound, e.to_string()).suggestion("Run the original query again to get a new result id."))?;
-    Ok(ToolOutput::untrusted(serde_json::to_value(page).unwrap_or(Value::Null)))
+        .map_err(|e| {
+            ToolError::new(ErrorCode::NotFound, e.to_string())
+                .suggestion("Run the original query again to get a new result id.")
+        })?;
+    Ok(ToolOutput::untrusted(
+        serde_json::to_value(page).unwrap_or(Value::Null),
+    ))
 }

@@ -40,7 +40,8 @@ pub enum Scope {
 }
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-type Handler = Arc<dyn Fn(Call, Map<String, Value>) -> BoxFuture<Result<ToolOutput, ToolError>> + Send + Sync>;
+type Handler =
+    Arc<dyn Fn(Call, Map<String, Value>) -> BoxFuture<Result<ToolOutput, ToolError>> + Send + Sync>;
 /// Says whether one call is destructive: `Some(description)` when it needs confirmation.
 type Assess = Arc<dyn Fn(&Map<String, Value>) -> Option<String> + Send + Sync>;
 
@@ -66,15 +67,19 @@ pub struct ToolDef {
 
 impl std::fmt::Debug for ToolDef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ToolDef").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("ToolDef")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
 /// Builds the JSON schema of an argument type, trimmed for `tools/list`.
 pub fn schema_of<A: JsonSchema>() -> Map<String, Value> {
-    let schema = schemars::SchemaGenerator::new(schemars::generate::SchemaSettings::draft2020_12().with(|s| {
-        s.meta_schema = None;
-    }))
+    let schema = schemars::SchemaGenerator::new(
+        schemars::generate::SchemaSettings::draft2020_12().with(|s| {
+            s.meta_schema = None;
+        }),
+    )
     .into_root_schema_for::<A>();
     let mut v = serde_json::to_value(schema).unwrap_or_default();
     if let Some(obj) = v.as_object_mut() {
@@ -93,7 +98,10 @@ pub fn schema_of<A: JsonSchema>() -> Map<String, Value> {
 
 /// Parses validated arguments into the tool's argument type; unknown or
 /// mistyped fields become an `invalid_arguments` error naming the field.
-pub fn parse_args<A: DeserializeOwned>(tool: &str, args: Map<String, Value>) -> Result<A, ToolError> {
+pub fn parse_args<A: DeserializeOwned>(
+    tool: &str,
+    args: Map<String, Value>,
+) -> Result<A, ToolError> {
     serde_json::from_value(Value::Object(args)).map_err(|e| {
         ToolError::invalid(format!("invalid arguments for `{tool}`"))
             .reason(e.to_string())
@@ -162,7 +170,10 @@ impl ToolBuilder {
         self
     }
     /// A per-call check that decides whether this call needs confirmation.
-    pub fn assess(mut self, f: impl Fn(&Map<String, Value>) -> Option<String> + Send + Sync + 'static) -> Self {
+    pub fn assess(
+        mut self,
+        f: impl Fn(&Map<String, Value>) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
         self.assess = Some(Arc::new(f));
         self
     }
@@ -202,7 +213,11 @@ impl ToolBuilder {
 }
 
 impl ToolDef {
-    pub fn run(&self, call: Call, args: Map<String, Value>) -> BoxFuture<Result<ToolOutput, ToolError>> {
+    pub fn run(
+        &self,
+        call: Call,
+        args: Map<String, Value>,
+    ) -> BoxFuture<Result<ToolOutput, ToolError>> {
         (self.handler)(call, args)
     }
 
@@ -211,7 +226,8 @@ impl ToolDef {
         if let Some(a) = &self.assess {
             return a(args);
         }
-        (self.kind == Kind::Destructive).then(|| format!("`{}` makes a destructive change", self.name))
+        (self.kind == Kind::Destructive)
+            .then(|| format!("`{}` makes a destructive change", self.name))
     }
 
     /// True when the tool may need a confirmation token.
@@ -241,10 +257,24 @@ mod tests {
         names.dedup();
         assert_eq!(before, names.len(), "duplicate tool names");
         for t in &tools {
-            assert!(t.name.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{}", t.name);
+            assert!(
+                t.name.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{}",
+                t.name
+            );
             assert!(!t.description.is_empty(), "{} has no description", t.name);
-            assert_eq!(t.input_schema.get("type"), Some(&Value::from("object")), "{}", t.name);
-            assert_eq!(t.input_schema.get("additionalProperties"), Some(&Value::Bool(false)), "{}", t.name);
+            assert_eq!(
+                t.input_schema.get("type"),
+                Some(&Value::from("object")),
+                "{}",
+                t.name
+            );
+            assert_eq!(
+                t.input_schema.get("additionalProperties"),
+                Some(&Value::Bool(false)),
+                "{}",
+                t.name
+            );
         }
     }
 }

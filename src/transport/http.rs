@@ -42,7 +42,12 @@ pub struct HttpOptions {
 }
 
 /// The axum router for `/mcp`, with authentication when a token is given.
-pub fn router(state: Arc<State>, token: Option<Secret>, port: u16, ct: CancellationToken) -> Router {
+pub fn router(
+    state: Arc<State>,
+    token: Option<Secret>,
+    port: u16,
+    ct: CancellationToken,
+) -> Router {
     let http = &state.config.http;
     let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1", "[::1]"]
         .iter()
@@ -82,7 +87,10 @@ async fn check_bearer(token: &Secret, req: Request, next: Next) -> Response {
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .unwrap_or("");
     let ok: bool = presented.as_bytes().ct_eq(token.expose().as_bytes()).into();
     if ok {
@@ -98,7 +106,10 @@ async fn check_bearer(token: &Secret, req: Request, next: Next) -> Response {
 }
 
 fn is_loopback(bind: &str) -> bool {
-    bind == "localhost" || bind.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    bind == "localhost"
+        || bind
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Serves until Ctrl-C / SIGTERM. Prints the address on stderr.
@@ -112,21 +123,28 @@ pub async fn serve(state: Arc<State>, opts: HttpOptions) -> Result<(), HttpError
     } else {
         Some(http.token.clone().ok_or(HttpError::NoToken)?)
     };
-    let host = if http.bind == "localhost" { "127.0.0.1" } else { http.bind.as_str() };
+    let host = if http.bind == "localhost" {
+        "127.0.0.1"
+    } else {
+        http.bind.as_str()
+    };
     let addr: SocketAddr = format!("{host}:{}", http.port)
         .parse()
         .or_else(|_| format!("[{host}]:{}", http.port).parse())
         .map_err(|e: std::net::AddrParseError| HttpError::Bind(http.bind.clone(), e.to_string()))?;
     if !is_loopback(&http.bind) {
-        tracing::warn!("listening on non-loopback address {addr}: anyone who can reach it and knows the token controls this server");
+        tracing::warn!(
+            "listening on non-loopback address {addr}: anyone who can reach it and knows the token controls this server"
+        );
     }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| HttpError::Listen(addr.to_string(), e))?;
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or(http.port);
+    let local = listener.local_addr().unwrap_or(addr);
+    let port = local.port();
     let ct = CancellationToken::new();
     let app = router(state, token, port, ct.clone());
-    eprintln!("supabase-mcp listening on http://{addr}/mcp");
+    eprintln!("supabase-mcp listening on http://{local}/mcp");
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;

@@ -1,0 +1,111 @@
+//! Shared helpers for the end-to-end tests: start the real binary against a
+//! fresh Supabase-like test database and speak MCP to it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use supabase_mcp::mcp_client::StdioClient;
+use supabase_mcp::pg::testdb::TestDb;
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_supabase-mcp"))
+}
+
+/// Environment for a child server: nothing inherited that could configure it.
+pub fn clean_env() -> Vec<(String, String)> {
+    vec![("RUST_LOG".into(), "warn".into())]
+}
+
+pub struct Server {
+    pub client: StdioClient,
+    pub data_dir: tempfile::TempDir,
+    pub db: Option<TestDb>,
+}
+
+impl Server {
+    /// Starts `supabase-mcp serve` with `extra` flags, against `db` if given.
+    pub async fn start(db: Option<TestDb>, extra: &[&str]) -> Server {
+        Self::start_with_env(db, extra, &[]).await
+    }
+
+    pub async fn start_with_env(
+        db: Option<TestDb>,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut args: Vec<String> = vec![
+            "serve".into(),
+            "--data-dir".into(),
+            data_dir.path().display().to_string(),
+        ];
+        if let Some(db) = &db {
+            args.push("--db-url".into());
+            args.push(db.url.clone());
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut envs = clean_env();
+        envs.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let mut client = spawn_clean(&bin(), &args, &envs);
+        client.initialize().await.unwrap();
+        Server {
+            client,
+            data_dir,
+            db,
+        }
+    }
+
+    pub async fn call(&mut self, tool: &str, args: Value) -> Value {
+        self.client.call(tool, args).await.unwrap()
+    }
+
+    pub async fn tools(&mut self) -> Vec<Value> {
+        self.client.list_tools().await.unwrap()["tools"]
+            .as_array()
+            .cloned()
+            .unwrap()
+    }
+
+    pub fn data_path(&self) -> &Path {
+        self.data_dir.path()
+    }
+}
+
+/// Spawns the binary with an environment cleared of SUPABASE_* / DATABASE_URL.
+pub fn spawn_clean(program: &Path, args: &[String], envs: &[(String, String)]) -> StdioClient {
+    let remove: Vec<String> = std::env::vars()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("SUPABASE_") || k == "DATABASE_URL" || k.starts_with("DOKPLOY_"))
+        .collect();
+    StdioClient::spawn_with(
+        program,
+        args,
+        envs,
+        &remove,
+        std::env::var_os("SMCP_TEST_STDERR").is_none(),
+    )
+    .unwrap()
+}
+
+pub fn status(r: &Value) -> &str {
+    r["structuredContent"]["status"].as_str().unwrap_or("")
+}
+
+pub fn data(r: &Value) -> &Value {
+    &r["structuredContent"]["data"]
+}
+
+pub fn error_code(r: &Value) -> &str {
+    r["structuredContent"]["error"]["code"]
+        .as_str()
+        .unwrap_or("")
+}
+
+pub fn text(r: &Value) -> String {
+    r["content"][0]["text"].as_str().unwrap_or("").to_owned()
+}
+
+pub fn is_error(r: &Value) -> bool {
+    r["isError"] == json!(true)
+}
