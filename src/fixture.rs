@@ -25,7 +25,7 @@ pub enum FixtureError {
     /// `fixtures/supabase.sql` failed.
     #[error(
         "loading the Supabase fixture (fixtures/supabase.sql) failed: {detail}; \
-         connect as a superuser on PostgreSQL 14 or newer and retry"
+         connect as a superuser on PostgreSQL 15 or newer and retry"
     )]
     Supabase {
         /// Server message, with detail, hint and context when available.

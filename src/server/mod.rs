@@ -34,12 +34,17 @@ impl State {
     /// Builds the state. Touches neither network nor database.
     pub fn new(config: Config) -> Result<Arc<State>, CatalogError> {
         let catalog = Catalog::build(&config)?;
+        Ok(Self::with_catalog(config, catalog))
+    }
+
+    /// Builds the state around an explicit catalog.
+    pub fn with_catalog(config: Config, catalog: Catalog) -> Arc<State> {
         let spill = SpillStore::new(config.data_dir.join("results"), config.limits.spill_max_age);
         let audit = AuditLog::new(
             config.audit.enabled.then(|| config.audit.path.clone()),
             config.redactor.clone(),
         );
-        Ok(Arc::new(State {
+        Arc::new(State {
             pools: Pools::new(config.limits.pool_size, config.redactor.clone()),
             rate: RateLimiter::new(config.limits.rate_limit_per_minute),
             confirmations: Confirmations::new(config.limits.confirmation_ttl),
@@ -47,6 +52,9 @@ impl State {
             spill,
             audit,
             config,
-        }))
+        })
     }
 }
+
+#[cfg(test)]
+mod tests;
