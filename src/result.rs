@@ -144,7 +144,10 @@ pub struct Envelope {
 
 /// JSON schema of [`Envelope`], used as `outputSchema` for every tool.
 pub fn envelope_schema(data_schema: Option<Value>) -> serde_json::Map<String, Value> {
-    let data = data_schema.unwrap_or_else(|| serde_json::json!({}));
+    let mut data = data_schema.unwrap_or_else(|| serde_json::json!({}));
+    // `$ref`s inside the data schema point at `#/$defs/...`: the definitions
+    // must sit at the root of the envelope schema.
+    let defs = data.as_object_mut().and_then(|o| o.remove("$defs"));
     let schema = serde_json::json!({
         "type": "object",
         "properties": {
@@ -158,7 +161,12 @@ pub fn envelope_schema(data_schema: Option<Value>) -> serde_json::Map<String, Va
         "required": ["status"]
     });
     match schema {
-        Value::Object(map) => map,
+        Value::Object(mut map) => {
+            if let Some(defs) = defs {
+                map.insert("$defs".into(), defs);
+            }
+            map
+        }
         _ => serde_json::Map::new(),
     }
 }
@@ -166,6 +174,14 @@ pub fn envelope_schema(data_schema: Option<Value>) -> serde_json::Map<String, Va
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_definitions_move_to_the_root() {
+        let data = serde_json::json!({"type": "object", "properties": {"x": {"$ref": "#/$defs/X"}}, "$defs": {"X": {"type": "string"}}});
+        let s = envelope_schema(Some(data));
+        assert!(s["$defs"]["X"].is_object());
+        assert!(s["properties"]["data"].get("$defs").is_none());
+    }
 
     #[test]
     fn error_text_has_reason_and_suggestion() {

@@ -24,11 +24,27 @@ pub enum DemoError {
 /// Starts a cluster with the fixture and sample data loaded.
 pub async fn start_cluster() -> Result<TempCluster, DemoError> {
     eprintln!("• starting a throwaway PostgreSQL cluster…");
-    let cluster = TempCluster::start(ClusterOptions::default()).await?;
+    let spinner = spinner("initdb and start");
+    let cluster = TempCluster::start(ClusterOptions::default()).await;
+    if let Some(s) = &spinner {
+        s.finish_and_clear();
+    }
+    let cluster = cluster?;
     eprintln!("  listening on 127.0.0.1:{}", cluster.port());
     eprintln!("• loading the Supabase-like schema and sample data…");
     cluster.load_fixture().await?;
     Ok(cluster)
+}
+
+/// A spinner on stderr when it is a terminal (nothing otherwise).
+fn spinner(message: &'static str) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new_spinner().with_message(message);
+    pb.enable_steady_tick(std::time::Duration::from_millis(100));
+    Some(pb)
 }
 
 fn text_of(result: &Value) -> String {

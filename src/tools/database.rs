@@ -23,6 +23,7 @@ pub fn tools() -> Vec<ToolDef> {
         tool("list_instances", Group::Database, Kind::Read)
             .title("List instances")
             .description("List the configured Supabase instances: name, mode and which connections are set up (never the secrets).")
+            .output::<InstancesOut>()
             .handler(list_instances),
         tool("list_tables", Group::Database, Kind::Read)
             .title("List tables")
@@ -50,26 +51,45 @@ pub fn tools() -> Vec<ToolDef> {
 #[serde(deny_unknown_fields)]
 pub struct NoArgs {}
 
+/// Shape of `list_instances` data.
+#[derive(Debug, serde::Serialize, JsonSchema)]
+pub struct InstancesOut {
+    pub instances: Vec<InstanceOut>,
+}
+
+#[derive(Debug, serde::Serialize, JsonSchema)]
+pub struct InstanceOut {
+    pub name: String,
+    /// `cloud` or `self-hosted`.
+    pub mode: String,
+    pub database: bool,
+    pub supabase_url: Option<String>,
+    pub service_role_key: bool,
+    pub management_api: bool,
+    pub project_ref: Option<String>,
+    pub dokploy: bool,
+}
+
 async fn list_instances(call: Call, _a: NoArgs) -> Result<ToolOutput, ToolError> {
-    let list: Vec<Value> = call
+    let instances = call
         .state
         .config
         .instances
         .iter()
-        .map(|i| {
-            json!({
-                "name": i.name,
-                "mode": i.mode.name(),
-                "database": i.db_url.is_some(),
-                "supabase_url": i.supabase_url,
-                "service_role_key": i.service_role_key.is_some(),
-                "management_api": i.access_token.is_some(),
-                "project_ref": i.project_ref,
-                "dokploy": i.dokploy_url.is_some() && i.dokploy_api_key.is_some(),
-            })
+        .map(|i| InstanceOut {
+            name: i.name.clone(),
+            mode: i.mode.name().to_owned(),
+            database: i.db_url.is_some(),
+            supabase_url: i.supabase_url.clone(),
+            service_role_key: i.service_role_key.is_some(),
+            management_api: i.access_token.is_some(),
+            project_ref: i.project_ref.clone(),
+            dokploy: i.dokploy_url.is_some() && i.dokploy_api_key.is_some(),
         })
         .collect();
-    Ok(ToolOutput::trusted(json!({ "instances": list })))
+    let data = serde_json::to_value(InstancesOut { instances })
+        .map_err(|e| ToolError::internal(e.to_string()))?;
+    Ok(ToolOutput::trusted(data))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -77,6 +97,7 @@ async fn list_instances(call: Call, _a: NoArgs) -> Result<ToolOutput, ToolError>
 pub struct ListTablesArgs {
     /// Schemas to list (default: every schema that is not a system schema).
     #[serde(default)]
+    #[schemars(example = ["public"])]
     pub schemas: Option<Vec<String>>,
     /// SQL LIKE pattern on the table name, e.g. `user%`.
     #[serde(default)]
@@ -230,6 +251,7 @@ pub struct DescribeTableArgs {
     #[serde(default)]
     pub schema: Option<String>,
     /// Table name.
+    #[schemars(example = &"profiles")]
     pub table: String,
 }
 
@@ -338,6 +360,7 @@ async fn describe_table(call: Call, a: DescribeTableArgs) -> Result<ToolOutput, 
 #[serde(deny_unknown_fields)]
 pub struct ExecuteSqlArgs {
     /// The SQL to run (one or more statements).
+    #[schemars(example = &"select id, username from public.profiles limit 10")]
     pub query: String,
     /// Run in a read-only transaction even when the server allows writes.
     #[serde(default)]

@@ -90,9 +90,24 @@ pub fn schema_of<A: JsonSchema>() -> Map<String, Value> {
         }
         obj.insert("additionalProperties".into(), Value::Bool(false));
     }
+    strip_null_defaults(&mut v);
     match v {
         Value::Object(m) => m,
         _ => Map::new(),
+    }
+}
+
+/// Removes `"default": null` (implied for optional fields) to keep schemas small.
+fn strip_null_defaults(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if m.get("default") == Some(&Value::Null) {
+                m.remove("default");
+            }
+            m.values_mut().for_each(strip_null_defaults);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_null_defaults),
+        _ => {}
     }
 }
 
