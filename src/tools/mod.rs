@@ -2,8 +2,12 @@
 //! schema, and the handler that runs it. One module per feature group
 //! registers its tools here; the server decides which are visible.
 
+pub mod connection;
 pub mod database;
 pub mod development;
+pub mod introspect;
+pub mod monitoring;
+pub mod sql_tools;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -255,6 +259,10 @@ impl ToolDef {
 pub fn all_tools() -> Vec<ToolDef> {
     let mut v = Vec::new();
     v.extend(database::tools());
+    v.extend(introspect::tools());
+    v.extend(sql_tools::tools());
+    v.extend(monitoring::tools());
+    v.extend(connection::tools());
     v.extend(development::tools());
     v
 }
