@@ -163,6 +163,11 @@ pub struct Options {
     #[arg(long, env = "SUPABASE_MCP_ALLOW_DESTRUCTIVE", global = true, action = ArgAction::SetTrue)]
     pub allow_destructive: bool,
 
+    /// Allow SQL that reads or writes server files, runs programs or changes
+    /// superuser settings (COPY ... PROGRAM, pg_read_file, ALTER SYSTEM...).
+    #[arg(long, env = "SUPABASE_MCP_ALLOW_FORBIDDEN_SQL", global = true, action = ArgAction::SetTrue)]
+    pub allow_forbidden_sql: bool,
+
     /// Directory for spill files, backups and the audit log.
     #[arg(long, env = "SUPABASE_MCP_DATA_DIR", global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,

@@ -24,6 +24,7 @@ pub struct FileConfig {
     pub disable_tools: Option<Vec<String>>,
     pub read_only: Option<bool>,
     pub allow_destructive: Option<bool>,
+    pub allow_forbidden_sql: Option<bool>,
     pub data_dir: Option<PathBuf>,
     pub log_level: Option<String>,
     #[serde(default)]

@@ -146,6 +146,8 @@ pub struct Config {
     pub tools_deny: Vec<String>,
     pub read_only: bool,
     pub allow_destructive: bool,
+    /// Allow SQL classified as forbidden (server files, programs, superuser settings).
+    pub allow_forbidden_sql: bool,
     pub data_dir: PathBuf,
     pub limits: Limits,
     pub audit: AuditConfig,
@@ -494,6 +496,7 @@ impl Config {
                 .unwrap_or_default(),
             read_only: opts.read_only || file.read_only.unwrap_or(false),
             allow_destructive: opts.allow_destructive || file.allow_destructive.unwrap_or(false),
+            allow_forbidden_sql: opts.allow_forbidden_sql || file.allow_forbidden_sql.unwrap_or(false),
             data_dir,
             limits,
             audit,
