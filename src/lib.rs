@@ -4,6 +4,7 @@
 //! The binary (`src/main.rs`) is a thin edge over this library; see
 //! `ARCHITECTURE.md` for the map of modules and their invariants.
 
+pub mod api;
 pub mod audit;
 pub mod cli;
 pub mod commands;

@@ -496,7 +496,8 @@ impl Config {
                 .unwrap_or_default(),
             read_only: opts.read_only || file.read_only.unwrap_or(false),
             allow_destructive: opts.allow_destructive || file.allow_destructive.unwrap_or(false),
-            allow_forbidden_sql: opts.allow_forbidden_sql || file.allow_forbidden_sql.unwrap_or(false),
+            allow_forbidden_sql: opts.allow_forbidden_sql
+                || file.allow_forbidden_sql.unwrap_or(false),
             data_dir,
             limits,
             audit,
