@@ -3,6 +3,7 @@
 
 pub mod call;
 pub mod catalog;
+pub mod clients;
 pub mod handler;
 pub mod pipeline;
 
@@ -28,6 +29,8 @@ pub struct State {
     pub audit: AuditLog,
     pub rate: RateLimiter,
     pub confirmations: Confirmations,
+    /// HTTP API clients, built per instance on first use.
+    pub clients: clients::Clients,
 }
 
 impl State {
@@ -48,6 +51,10 @@ impl State {
             pools: Pools::new(config.limits.pool_size, config.redactor.clone()),
             rate: RateLimiter::new(config.limits.rate_limit_per_minute),
             confirmations: Confirmations::new(config.limits.confirmation_ttl),
+            clients: clients::Clients::new(
+                crate::api::ApiConfig::default(),
+                config.redactor.clone(),
+            ),
             catalog,
             spill,
             audit,

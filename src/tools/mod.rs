@@ -2,6 +2,7 @@
 //! schema, and the handler that runs it. One module per feature group
 //! registers its tools here; the server decides which are visible.
 
+pub mod cloud_sql;
 pub mod connection;
 pub mod database;
 pub mod development;
