@@ -15,6 +15,8 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const USER_ID: &str = "6a1f7a3e-8f1e-4a8b-9d3c-0b5e2f4a1c77";
 const PREFIX: &str = "/auth/v1";
+/// A password sent in request bodies; it must never show up in errors.
+const PASSWORD: &str = "correct-horse-battery-staple-7f3k";
 
 fn api(server: &MockServer) -> AuthApi {
     AuthApi::new(
@@ -44,6 +46,130 @@ fn check_auth(req: &Request) {
 
 async fn requests(server: &MockServer) -> Vec<Request> {
     server.received_requests().await.unwrap()
+}
+
+fn metadata(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    value.as_object().unwrap().clone()
+}
+
+/// Asserts that no rendering of an error, nor the tool error made from it,
+/// contains the test password.
+fn assert_no_password(err: supabase_mcp::api::ApiError) {
+    let mut texts = vec![
+        ("Display", err.to_string()),
+        ("Debug", format!("{err:?}")),
+        ("message", err.message()),
+        ("suggestion", err.suggestion()),
+    ];
+    let tool = ToolError::from(err);
+    texts.push(("ToolError", tool.to_text()));
+    texts.push(("ToolError Debug", format!("{tool:?}")));
+    for (what, text) in texts {
+        assert!(
+            !text.contains(PASSWORD),
+            "{what} leaks the password: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn create_user_posts_admin_params() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/auth/v1/admin/users"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(user_json()))
+        .mount(&server)
+        .await;
+    let body = types::AdminUserParams {
+        email: Some("ada@example.com".into()),
+        password: Some(PASSWORD.into()),
+        email_confirm: Some(true),
+        user_metadata: metadata(json!({"name": "Ada", "plan": "pro"})),
+        ..Default::default()
+    };
+    let created = api(&server)
+        .call(|c| c.admin_create_user(&body))
+        .await
+        .unwrap();
+    assert_eq!(created.id, user().id);
+    assert_eq!(created.email.as_deref(), Some("ada@example.com"));
+
+    let reqs = requests(&server).await;
+    assert_eq!(reqs.len(), 1);
+    check_auth(&reqs[0]);
+    assert_header(&reqs[0], "content-type", "application/json");
+    Spec::load("supabase-auth").check("admin_create_user", &reqs[0], PREFIX);
+    let sent: serde_json::Value = reqs[0].body_json().unwrap();
+    assert_eq!(
+        sent,
+        json!({"email": "ada@example.com", "password": PASSWORD, "email_confirm": true,
+               "user_metadata": {"name": "Ada", "plan": "pro"}})
+    );
+}
+
+#[tokio::test]
+async fn create_user_errors_never_show_the_password() {
+    let server = MockServer::start().await;
+    // Auth's answer to a weak password names the reasons, not the password.
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(422).set_body_json(json!({
+            "code": 422, "error_code": "weak_password",
+            "msg": "Password should contain at least one character of each kind.",
+            "weak_password": {"reasons": ["characters"]}
+        })))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    // A proxy that echoes the request body back in its error.
+    Mock::given(method("POST"))
+        .respond_with(|req: &Request| {
+            ResponseTemplate::new(400).set_body_string(format!(
+                "bad request: {}",
+                String::from_utf8_lossy(&req.body)
+            ))
+        })
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let api = api(&server);
+    let body = types::AdminUserParams {
+        email: Some("ada@example.com".into()),
+        password: Some(PASSWORD.into()),
+        email_confirm: Some(true),
+        user_metadata: metadata(json!({"name": "Ada"})),
+        ..Default::default()
+    };
+
+    let err = api.call(|c| c.admin_create_user(&body)).await.unwrap_err();
+    assert_eq!(err.status(), Some(422));
+    assert!(
+        err.message().starts_with("Password should contain"),
+        "{}",
+        err.message()
+    );
+    assert_no_secret("Display", &err.to_string());
+    assert_no_password(err);
+
+    // A caller that sends a password registers it with the redactor, so
+    // even an echoed body is scrubbed.
+    api.redactor().add(&Secret::new(PASSWORD));
+    let err = api.call(|c| c.admin_create_user(&body)).await.unwrap_err();
+    assert_eq!(err.status(), Some(400));
+    assert!(
+        err.message().contains("ada@example.com"),
+        "{}",
+        err.message()
+    );
+    assert_no_password(err);
+
+    let reqs = requests(&server).await;
+    assert_eq!(reqs.len(), 2, "a create is not retried");
+    let spec = Spec::load("supabase-auth");
+    for req in &reqs {
+        check_auth(req);
+        spec.check("admin_create_user", req, PREFIX);
+    }
 }
 
 #[tokio::test]
@@ -90,11 +216,11 @@ async fn get_update_delete_user() {
     let got = api.idempotent(|c| c.admin_get_user(&id)).await.unwrap();
     assert_eq!(got.id, Some(id));
 
-    let mut metadata = serde_json::Map::new();
-    metadata.insert("plan".into(), json!("pro"));
-    let change = types::User {
+    let change = types::AdminUserParams {
         email: Some("ada@new.example.com".into()),
-        user_metadata: metadata,
+        password: Some(PASSWORD.into()),
+        ban_duration: Some("24h".into()),
+        user_metadata: metadata(json!({"plan": "pro"})),
         ..Default::default()
     };
     let updated = api
@@ -103,7 +229,13 @@ async fn get_update_delete_user() {
         .unwrap();
     assert_eq!(updated.email.as_deref(), Some("ada@example.com"));
 
-    let deleted = api.idempotent(|c| c.admin_delete_user(&id)).await.unwrap();
+    let soft = types::AdminDeleteUserParams {
+        should_soft_delete: Some(true),
+    };
+    let deleted = api
+        .idempotent(|c| c.admin_delete_user(&id, &soft))
+        .await
+        .unwrap();
     assert_eq!(deleted.id, Some(id));
 
     let spec = Spec::load("supabase-auth");
@@ -120,8 +252,48 @@ async fn get_update_delete_user() {
     let sent: serde_json::Value = reqs[1].body_json().unwrap();
     assert_eq!(
         sent,
-        json!({"email": "ada@new.example.com", "user_metadata": {"plan": "pro"}})
+        json!({"email": "ada@new.example.com", "password": PASSWORD, "ban_duration": "24h",
+               "user_metadata": {"plan": "pro"}})
     );
+    let sent: serde_json::Value = reqs[2].body_json().unwrap();
+    assert_eq!(sent, json!({"should_soft_delete": true}));
+}
+
+#[tokio::test]
+async fn lifting_a_ban_and_hard_delete() {
+    let server = MockServer::start().await;
+    let user_path = format!("/auth/v1/admin/users/{USER_ID}");
+    for verb in ["PUT", "DELETE"] {
+        Mock::given(method(verb))
+            .and(path(user_path.as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(user_json()))
+            .mount(&server)
+            .await;
+    }
+    let api = api(&server);
+    let id = user().id.unwrap();
+    let unban = types::AdminUserParams {
+        ban_duration: Some("none".into()),
+        ..Default::default()
+    };
+    api.idempotent(|c| c.admin_update_user(&id, &unban))
+        .await
+        .unwrap();
+    let hard = types::AdminDeleteUserParams::default();
+    api.idempotent(|c| c.admin_delete_user(&id, &hard))
+        .await
+        .unwrap();
+
+    let spec = Spec::load("supabase-auth");
+    let reqs = requests(&server).await;
+    assert_eq!(reqs.len(), 2);
+    spec.check("admin_update_user", &reqs[0], PREFIX);
+    spec.check("admin_delete_user", &reqs[1], PREFIX);
+    let sent: serde_json::Value = reqs[0].body_json().unwrap();
+    assert_eq!(sent, json!({"ban_duration": "none"}));
+    // No options: an empty object, which the server reads as a hard delete.
+    let sent: serde_json::Value = reqs[1].body_json().unwrap();
+    assert_eq!(sent, json!({}));
 }
 
 #[tokio::test]

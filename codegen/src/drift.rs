@@ -7,6 +7,12 @@
 //! (see [`operation_key`]), so our `{wildcard}` matches upstream's `{*}`.
 //! Both documents may be OpenAPI 3.0 or 3.1; schemas are compared through a
 //! small type signature (`string(uuid)?`, `array<object>`, ...).
+//!
+//! Our spec may mark an operation, or the schema of a request body, with
+//! [`UPSTREAM_MISSING`] (`x-upstream-missing: true`): the server implements
+//! it but the upstream document does not describe it. Marked parts are listed
+//! on their own ([`DriftReport::documented_here`]) and never count as missing
+//! upstream or as breaking changes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -21,6 +27,10 @@ use crate::preprocess::walk::{METHODS, resolve_local};
 
 /// How deep nested object properties are compared.
 const MAX_DEPTH: usize = 3;
+
+/// Vendor extension that marks an operation or a request body schema of our
+/// spec as absent from the upstream document on purpose.
+pub const UPSTREAM_MISSING: &str = "x-upstream-missing";
 
 /// Errors raised while comparing documents.
 #[derive(Debug, thiserror::Error)]
@@ -172,6 +182,36 @@ impl fmt::Display for Change {
     }
 }
 
+/// Which part of one of our operations is marked [`UPSTREAM_MISSING`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocumentedPart {
+    /// The whole operation; upstream has no operation with its method and path.
+    Operation,
+    /// The request body, whose schema has this name (`(inline)` when it has none).
+    RequestBody(String),
+}
+
+/// A part of our spec that the upstream document does not describe, marked
+/// [`UPSTREAM_MISSING`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Documented {
+    /// The operation, as our spec names it.
+    pub op: OpRef,
+    /// Which part of it.
+    pub part: DocumentedPart,
+}
+
+impl fmt::Display for Documented {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.part {
+            DocumentedPart::Operation => write!(f, "{}", self.op),
+            DocumentedPart::RequestBody(schema) => {
+                write!(f, "{}: request body {schema}", self.op)
+            }
+        }
+    }
+}
+
 /// Differences found in one shared operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperationDrift {
@@ -192,8 +232,15 @@ pub struct DriftReport {
     pub ours_total: usize,
     /// Number of operations upstream.
     pub upstream_total: usize,
-    /// Operations in our spec that upstream does not have.
+    /// Operations in our spec that upstream does not have (and that are not
+    /// marked [`UPSTREAM_MISSING`]).
     pub missing_upstream: Vec<OpRef>,
+    /// Marked operations and request bodies: documented in our spec, absent
+    /// from the upstream document. Informational.
+    pub documented_here: Vec<Documented>,
+    /// Operations marked [`UPSTREAM_MISSING`] that upstream does have, so the
+    /// marker can be removed. Informational; they are compared as usual.
+    pub stale_markers: Vec<OpRef>,
     /// Operations upstream that our spec does not use.
     pub upstream_only: Vec<OpRef>,
     /// Shared operations that differ.
@@ -201,6 +248,14 @@ pub struct DriftReport {
 }
 
 impl DriftReport {
+    /// Number of whole operations listed in [`DriftReport::documented_here`].
+    fn documented_operations(&self) -> usize {
+        self.documented_here
+            .iter()
+            .filter(|d| d.part == DocumentedPart::Operation)
+            .count()
+    }
+
     /// Whether the exit code should be non-zero under a policy.
     pub fn should_fail(&self, policy: FailOn) -> bool {
         match policy {
@@ -225,7 +280,7 @@ impl fmt::Display for DriftReport {
             "  {} operations ours, {} upstream, {} shared, {} shared with differences",
             self.ours_total,
             self.upstream_total,
-            self.ours_total - self.missing_upstream.len(),
+            self.ours_total - self.missing_upstream.len() - self.documented_operations(),
             self.changed.len()
         )?;
         writeln!(f)?;
@@ -242,6 +297,25 @@ impl fmt::Display for DriftReport {
             )?;
             for op in &self.missing_upstream {
                 writeln!(f, "  {op}")?;
+            }
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "DOCUMENTED HERE, ABSENT FROM THE UPSTREAM DOCUMENT ({}): marked `{UPSTREAM_MISSING}`, \
+             not counted as missing upstream",
+            self.documented_here.len()
+        )?;
+        for item in &self.documented_here {
+            writeln!(f, "  {item}")?;
+        }
+        if !self.stale_markers.is_empty() {
+            writeln!(
+                f,
+                "  marked `{UPSTREAM_MISSING}` but present upstream (the marker can go):"
+            )?;
+            for op in &self.stale_markers {
+                writeln!(f, "    {op}")?;
             }
         }
         writeln!(f)?;
@@ -333,12 +407,26 @@ pub fn compare(title: &str, ours: &Value, upstream: &Value) -> Result<DriftRepor
         ..DriftReport::default()
     };
     for (key, op) in &our_ops {
+        let marked = is_marked(op.op.get(UPSTREAM_MISSING));
         match their_ops.get(key) {
+            None if marked => report.documented_here.push(Documented {
+                op: op.op_ref.clone(),
+                part: DocumentedPart::Operation,
+            }),
             None => report.missing_upstream.push(op.op_ref.clone()),
             Some(theirs) => {
+                if marked {
+                    report.stale_markers.push(op.op_ref.clone());
+                }
                 let mut changes = Vec::new();
                 compare_parameters(ours, op, upstream, theirs, &mut changes);
-                compare_bodies(ours, op, upstream, theirs, &mut changes);
+                match marked_body(ours, op) {
+                    Some(schema) => report.documented_here.push(Documented {
+                        op: op.op_ref.clone(),
+                        part: DocumentedPart::RequestBody(schema),
+                    }),
+                    None => compare_bodies(ours, op, upstream, theirs, &mut changes),
+                }
                 compare_responses(ours, op, upstream, theirs, &mut changes);
                 if !changes.is_empty() {
                     report.changed.push(OperationDrift {
@@ -356,6 +444,33 @@ pub fn compare(title: &str, ours: &Value, upstream: &Value) -> Result<DriftRepor
         .map(|(_, op)| op.op_ref.clone())
         .collect();
     Ok(report)
+}
+
+/// Whether an extension value is `true`.
+fn is_marked(value: Option<&Value>) -> bool {
+    value == Some(&Value::Bool(true))
+}
+
+/// When our operation's request body, or the schema it names (after `$ref`s
+/// and single-member wrappers), is marked [`UPSTREAM_MISSING`]: the schema's
+/// name, or `(inline)`.
+fn marked_body(doc: &Value, op: &Operation<'_>) -> Option<String> {
+    let body = op.op.get("requestBody")?;
+    let schema = content_schema(doc, body);
+    let marked = is_marked(deref(doc, body).get(UPSTREAM_MISSING))
+        || schema.is_some_and(|s| {
+            is_marked(deref(doc, s).get(UPSTREAM_MISSING))
+                || is_marked(unwrap_single(doc, s).get(UPSTREAM_MISSING))
+        });
+    if !marked {
+        return None;
+    }
+    let name = schema
+        .and_then(|s| s.get("$ref"))
+        .and_then(Value::as_str)
+        .and_then(|r| r.rsplit('/').next())
+        .unwrap_or("(inline)");
+    Some(name.to_string())
 }
 
 /// Loads our spec and an upstream document and compares them.
@@ -1067,6 +1182,178 @@ mod tests {
         }}}}, "responses": {}}}}});
         let r = compare("t", &a, &b).unwrap();
         assert!(r.changed.is_empty(), "{r}");
+    }
+
+    /// Our spec with operations and request bodies marked `x-upstream-missing`.
+    fn marked_ours() -> Value {
+        json!({
+            "openapi": "3.0.3",
+            "paths": {
+                "/admin/users": {
+                    "get": {"operationId": "list_users", "responses": {"200": {"description": "ok"}}},
+                    "post": {
+                        "operationId": "create_user",
+                        "x-upstream-missing": true,
+                        "requestBody": {"content": {"application/json": {
+                            "schema": {"$ref": "#/components/schemas/Params"}
+                        }}},
+                        "responses": {"200": {"description": "ok"}}
+                    }
+                },
+                "/admin/users/{id}": {
+                    "put": {
+                        "operationId": "update_user",
+                        "parameters": [
+                            {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}},
+                            {"name": "dry_run", "in": "query", "schema": {"type": "boolean"}}
+                        ],
+                        "requestBody": {"content": {"application/json": {
+                            "schema": {"$ref": "#/components/schemas/Params"}
+                        }}},
+                        "responses": {"200": {"description": "ok"}}
+                    },
+                    "delete": {
+                        "operationId": "delete_user",
+                        "parameters": [
+                            {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}
+                        ],
+                        "requestBody": {"content": {"application/json": {"schema": {
+                            "type": "object",
+                            "x-upstream-missing": true,
+                            "properties": {"soft": {"type": "boolean"}}
+                        }}}},
+                        "responses": {"200": {"description": "ok"}}
+                    }
+                },
+                "/admin/audit": {"get": {
+                    "operationId": "audit",
+                    "x-upstream-missing": true,
+                    "responses": {"200": {"description": "ok"}}
+                }},
+                "/admin/unmarked": {"post": {
+                    "operationId": "unmarked",
+                    "x-upstream-missing": false,
+                    "responses": {"200": {"description": "ok"}}
+                }}
+            },
+            "components": {"schemas": {"Params": {
+                "type": "object",
+                "x-upstream-missing": true,
+                "properties": {
+                    "password": {"type": "string"},
+                    "email_confirm": {"type": "boolean"}
+                }
+            }}}
+        })
+    }
+
+    fn marked_upstream() -> Value {
+        json!({
+            "openapi": "3.0.3",
+            "paths": {
+                "/admin/users": {"get": {"responses": {"200": {"description": "ok"}}}},
+                "/admin/users/{userId}": {
+                    "put": {
+                        "parameters": [
+                            {"name": "userId", "in": "path", "required": true, "schema": {"type": "string"}}
+                        ],
+                        "requestBody": {"content": {"application/json": {"schema": {
+                            "type": "object",
+                            "required": ["email"],
+                            "properties": {"email": {"type": "string"}, "banned_until": {"type": "string"}}
+                        }}}},
+                        "responses": {"200": {"description": "ok"}}
+                    },
+                    "delete": {
+                        "parameters": [
+                            {"name": "userId", "in": "path", "required": true, "schema": {"type": "string"}}
+                        ],
+                        "responses": {"200": {"description": "ok"}}
+                    }
+                },
+                "/admin/audit": {"get": {"responses": {"200": {"description": "ok"}}}}
+            }
+        })
+    }
+
+    #[test]
+    fn marked_operations_and_bodies_are_informational() {
+        let r = compare("t", &marked_ours(), &marked_upstream()).unwrap();
+        let text = r.to_string();
+
+        // A marked operation absent upstream is listed on its own; an
+        // operation marked `false` is still missing upstream.
+        let ids: Vec<String> = r.missing_upstream.iter().map(ToString::to_string).collect();
+        assert_eq!(ids, ["POST /admin/unmarked (unmarked)"], "{text}");
+        let documented: Vec<String> = r.documented_here.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            documented,
+            [
+                "DELETE /admin/users/{id} (delete_user): request body (inline)",
+                "POST /admin/users (create_user)",
+                "PUT /admin/users/{id} (update_user): request body Params",
+            ],
+            "{text}"
+        );
+
+        // Marked bodies are not compared field by field, and a body upstream
+        // does not have is not reported; other parts still are.
+        let changes: Vec<String> = r
+            .changed
+            .iter()
+            .flat_map(|op| op.changes.iter().map(move |c| format!("{}: {c}", op.ours)))
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                "PUT /admin/users/{id} (update_user): parameter `query dry_run`: ours only (missing upstream)  [!]"
+            ],
+            "{text}"
+        );
+
+        // A marked operation that upstream does have is compared and flagged.
+        assert_eq!(r.stale_markers.len(), 1, "{text}");
+        assert_eq!(r.stale_markers[0].path, "/admin/audit");
+
+        assert!(text.contains(
+            "DOCUMENTED HERE, ABSENT FROM THE UPSTREAM DOCUMENT (3): marked `x-upstream-missing`"
+        ), "{text}");
+        assert!(text.contains("MISSING UPSTREAM (1)"), "{text}");
+        // 6 ours: 1 missing, 1 documented here, so 4 shared.
+        assert!(
+            text.contains("6 operations ours, 4 upstream, 4 shared"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn marked_parts_alone_do_not_fail() {
+        let mut ours = marked_ours();
+        let paths = ours["paths"].as_object_mut().unwrap();
+        paths.remove("/admin/unmarked");
+        paths["/admin/users/{id}"]["put"]["parameters"]
+            .as_array_mut()
+            .unwrap()
+            .truncate(1);
+        let r = compare("t", &ours, &marked_upstream()).unwrap();
+        assert!(r.missing_upstream.is_empty(), "{r}");
+        assert!(r.changed.is_empty(), "{r}");
+        assert_eq!(r.documented_here.len(), 3, "{r}");
+        assert!(!r.should_fail(FailOn::Missing), "{r}");
+        assert!(!r.should_fail(FailOn::Changes), "{r}");
+        assert!(r.to_string().contains("MISSING UPSTREAM: none"), "{r}");
+
+        // Without the markers, the same spec fails.
+        let plain: Value = serde_json::from_str(&ours.to_string().replace(
+            "\"x-upstream-missing\":true",
+            "\"x-upstream-missing\":false",
+        ))
+        .unwrap();
+        let r = compare("t", &plain, &marked_upstream()).unwrap();
+        assert_eq!(r.missing_upstream.len(), 1, "{r}");
+        assert!(r.documented_here.is_empty(), "{r}");
+        assert!(r.should_fail(FailOn::Missing));
+        assert!(r.should_fail(FailOn::Changes));
     }
 
     #[test]

@@ -21,10 +21,11 @@ fn no_operation_we_use_is_missing_upstream() {
             .map(|op| op.changes.iter().filter(|c| c.is_breaking()).count())
             .sum();
         println!(
-            "{api}: {} ours, {} upstream, {} missing upstream, {} changed ({breaking} possibly breaking)",
+            "{api}: {} ours, {} upstream, {} missing upstream, {} documented here only, {} changed ({breaking} possibly breaking)",
             report.ours_total,
             report.upstream_total,
             report.missing_upstream.len(),
+            report.documented_here.len(),
             report.changed.len()
         );
         if !report.missing_upstream.is_empty() {
