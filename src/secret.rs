@@ -87,11 +87,19 @@ impl Redactor {
         let mut extra = Vec::new();
         let raw = secret.expose();
         if let Ok(url) = url::Url::parse(raw)
-            && let Some(pw) = url.password()
+            && url.has_host()
         {
-            extra.push(pw.to_owned());
-            if let Ok(decoded) = percent_decode(pw) {
-                extra.push(decoded);
+            match url.password() {
+                Some(pw) => {
+                    extra.push(pw.to_owned());
+                    if let Ok(decoded) = percent_decode(pw) {
+                        extra.push(decoded);
+                    }
+                }
+                // A URL with no password and no secret-looking query holds
+                // nothing to hide: hiding it would only blank out host names.
+                None if !url.query().is_some_and(|q| q.to_ascii_lowercase().contains("password")) => return,
+                None => {}
             }
         }
         if let Ok(mut values) = self.values.write() {
@@ -249,6 +257,15 @@ mod tests {
         assert!(!out.contains("eyJhbGciOi.key"));
         assert!(r.leaks(text));
         assert!(!r.leaks(&out));
+    }
+
+    #[test]
+    fn urls_without_password_are_not_secrets() {
+        let r = Redactor::new();
+        r.add(&Secret::new("postgres://postgres@127.0.0.1:5432/postgres"));
+        assert_eq!(r.scrub("postgres@127.0.0.1:5432/postgres"), "postgres@127.0.0.1:5432/postgres");
+        r.add(&Secret::new("postgres://u@h/d?password=abcdef"));
+        assert!(!r.scrub("x postgres://u@h/d?password=abcdef").contains("abcdef"));
     }
 
     #[test]

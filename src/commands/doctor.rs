@@ -1,12 +1,12 @@
-//! `supabase-mcp doctor`: checks every configured instance (database
-//! reachability and role, Supabase API health, Management API token, Dokploy)
-//! and prints what to fix.
+//! `supabase-mcp doctor`: checks every configured instance (database and
+//! pooler reachability, role and TLS; Supabase API health and SQL over REST;
+//! Management API token) and prints what to fix. The database checks are
+//! the ones of the `test_connection` tool ([`crate::db::probe`]).
 
 use std::time::Duration;
 
 use crate::config::{Config, Instance};
-use crate::db::Pools;
-use crate::secret::mask_url_password;
+use crate::db::probe::{self, Target, TargetReport};
 
 /// One check's outcome.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,7 +21,6 @@ pub struct Check {
 /// Runs every check. Never prints secrets.
 pub async fn run(config: &Config) -> Vec<Check> {
     let mut out = Vec::new();
-    let pools = Pools::new(1, config.redactor.clone());
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -40,8 +39,8 @@ pub async fn run(config: &Config) -> Vec<Check> {
             ));
             continue;
         }
-        if let Some(url) = &inst.db_url {
-            out.push(database(inst, &pools, &mask_url_password(url.expose())).await);
+        for report in probe::probe_instance(inst, &config.redactor, PROBE_TIMEOUT).await {
+            out.push(from_report(inst, &report));
         }
         if let (Some(base), Some(client)) = (&inst.supabase_url, &http) {
             out.push(api_health(inst, client, base).await);
@@ -78,51 +77,56 @@ fn check(inst: &Instance, what: &str, ok: bool, detail: String, fix: Option<Stri
     }
 }
 
-async fn database(inst: &Instance, pools: &Pools, shown: &str) -> Check {
-    let conn = match pools.get(inst).await {
-        Ok(c) => c,
-        Err(e) => {
-            return check(
-                inst,
-                "database",
-                false,
-                format!("{shown}: {}", e.reason.unwrap_or(e.message)),
-                e.suggestion,
-            );
-        }
+/// Longest a single endpoint check may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One probe as a check line.
+fn from_report(inst: &Instance, r: &TargetReport) -> Check {
+    let what = match r.target {
+        Target::Direct => "database",
+        Target::Pooler => "pooler",
+        Target::Rest => "rest api",
     };
-    let row = conn
-        .query_one(
-            "SELECT current_setting('server_version'), current_user, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user), \
-                    EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'auth'), EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'storage')",
-            &[],
-        )
-        .await;
-    match row {
-        Ok(r) => {
-            let version: String = r.get(0);
-            let user: String = r.get(1);
-            let superuser: bool = r.get(2);
-            let supabase = r.get::<_, bool>(3) && r.get::<_, bool>(4);
-            let mut detail = format!(
-                "{shown}: PostgreSQL {version}, connected as {user}{}",
-                if superuser { " (superuser)" } else { "" }
-            );
-            if !supabase {
-                detail.push_str(
-                    "; no auth/storage schemas: this looks like plain PostgreSQL, not Supabase",
-                );
-            }
-            check(inst, "database", true, detail, None)
+    if let Some(e) = &r.error {
+        let mut fix = e.fix.clone();
+        for n in &r.notes {
+            fix.push_str(&format!("\n       note: {n}"));
         }
-        Err(e) => check(
+        return check(
             inst,
-            "database",
+            what,
             false,
-            crate::db::pool::describe_pg_error(&e),
-            None,
-        ),
+            format!("{}: {}", r.display(), e.message),
+            Some(fix),
+        );
     }
+    let mut detail = r.display();
+    if let Some(v) = &r.server_version {
+        detail.push_str(&format!(": PostgreSQL {v}"));
+    }
+    if let Some(role) = &r.role {
+        detail.push_str(&format!(", connected as {role}"));
+        if r.superuser == Some(true) {
+            detail.push_str(" (superuser)");
+        }
+    }
+    if let Some(tls) = r.tls {
+        detail.push_str(if tls { ", TLS" } else { ", no TLS" });
+    }
+    if let Some(ms) = r.latency_ms {
+        detail.push_str(&format!(", {ms} ms"));
+    }
+    if r.pooled == Some(true) {
+        detail.push_str(", transaction pooler");
+    }
+    if r.rpc_execute_sql == Some(true) {
+        detail.push_str(", execute_sql available");
+    }
+    for n in &r.notes {
+        detail.push_str("; ");
+        detail.push_str(n);
+    }
+    check(inst, what, true, detail, None)
 }
 
 async fn api_health(inst: &Instance, client: &reqwest::Client, base: &str) -> Check {

@@ -1,7 +1,14 @@
-//! Direct PostgreSQL access: lazily created connection pools per instance
-//! and the mapping of connection failures to actionable errors.
+//! Direct PostgreSQL access: lazily created connection pools per instance,
+//! connection strings, TLS, connection checks with classified failures,
+//! and SQL over the REST API (PostgREST RPC) when there is no database URL.
 
+pub mod connstr;
 pub mod pool;
+pub mod probe;
 pub mod rows;
+pub mod rpc;
+pub mod tls;
 
-pub use pool::Pools;
+pub use connstr::{ConnParams, SslMode};
+pub use pool::{ConnInfo, Pools};
+pub use rpc::RpcClient;
