@@ -98,7 +98,12 @@ impl Redactor {
                 }
                 // A URL with no password and no secret-looking query holds
                 // nothing to hide: hiding it would only blank out host names.
-                None if !url.query().is_some_and(|q| q.to_ascii_lowercase().contains("password")) => return,
+                None if !url
+                    .query()
+                    .is_some_and(|q| q.to_ascii_lowercase().contains("password")) =>
+                {
+                    return;
+                }
                 None => {}
             }
         }
@@ -263,9 +268,15 @@ mod tests {
     fn urls_without_password_are_not_secrets() {
         let r = Redactor::new();
         r.add(&Secret::new("postgres://postgres@127.0.0.1:5432/postgres"));
-        assert_eq!(r.scrub("postgres@127.0.0.1:5432/postgres"), "postgres@127.0.0.1:5432/postgres");
+        assert_eq!(
+            r.scrub("postgres@127.0.0.1:5432/postgres"),
+            "postgres@127.0.0.1:5432/postgres"
+        );
         r.add(&Secret::new("postgres://u@h/d?password=abcdef"));
-        assert!(!r.scrub("x postgres://u@h/d?password=abcdef").contains("abcdef"));
+        assert!(
+            !r.scrub("x postgres://u@h/d?password=abcdef")
+                .contains("abcdef")
+        );
     }
 
     #[test]
