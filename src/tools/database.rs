@@ -134,7 +134,24 @@ async fn list_tables(call: Call, a: ListTablesArgs) -> Result<ToolOutput, ToolEr
         .query(&sql, &[&a.schemas, &a.name_pattern, &limit, &offset])
         .await
         .map_err(query_error)?;
-    let total: i64 = rows.first().map(|r| r.get(8)).unwrap_or(0);
+    let total: i64 = match rows.first() {
+        Some(r) => r.get(8),
+        // Past the end: the window count is not available, count separately.
+        None if offset > 0 => {
+            let count_sql = format!(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relkind IN ('r','p') AND NOT c.relispartition \
+                   AND n.nspname NOT IN {SYSTEM_SCHEMAS} AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast%' \
+                   AND ($1::text[] IS NULL OR n.nspname = ANY($1)) \
+                   AND ($2::text IS NULL OR c.relname LIKE $2)"
+            );
+            db.query_one(&count_sql, &[&a.schemas, &a.name_pattern])
+                .await
+                .map_err(query_error)?
+                .get(0)
+        }
+        None => 0,
+    };
     let mut tables = Vec::with_capacity(rows.len());
     for r in &rows {
         let mut t = json!({
