@@ -38,8 +38,8 @@ pub fn binding(
 ) -> String {
     let mut args = args.clone();
     args.remove("confirmation_token");
-    // serde_json maps are sorted (no preserve_order feature), so this is canonical.
-    let canonical = serde_json::Value::Object(args).to_string();
+    let mut canonical = String::new();
+    canonical_json(&serde_json::Value::Object(args), &mut canonical);
     let mut h = Sha256::new();
     h.update(tool.as_bytes());
     h.update([0]);
@@ -47,6 +47,40 @@ pub fn binding(
     h.update([0]);
     h.update(canonical.as_bytes());
     hex::encode(h.finalize())
+}
+
+/// Writes `v` as JSON with object keys sorted at every level, whatever the
+/// map type serde_json was built with.
+fn canonical_json(v: &serde_json::Value, out: &mut String) {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String((*k).clone()).to_string());
+                out.push(':');
+                if let Some(val) = m.get(*k) {
+                    canonical_json(val, out);
+                }
+            }
+            out.push('}');
+        }
+        serde_json::Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_json(x, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
 }
 
 impl Confirmations {
@@ -140,6 +174,17 @@ mod tests {
         );
         let b = binding("t", "i", &args(json!({"b": 2, "a": 1})));
         assert_eq!(a, b);
+        let nested_a = binding(
+            "t",
+            "i",
+            &args(json!({"x": {"q": 1, "p": [{"z": 1, "y": 2}]}})),
+        );
+        let nested_b = binding(
+            "t",
+            "i",
+            &args(json!({"x": {"p": [{"y": 2, "z": 1}], "q": 1}})),
+        );
+        assert_eq!(nested_a, nested_b);
         assert_ne!(a, binding("t", "other", &args(json!({"a": 1, "b": 2}))));
     }
 
