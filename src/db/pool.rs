@@ -143,9 +143,10 @@ impl Pools {
         if pg.get_connect_timeout().is_none() {
             pg.connect_timeout(Duration::from_secs(10));
         }
-        let mgr = Manager::from_config(
+        // NoticeConnect hands server notices to the call running on the connection.
+        let mgr = Manager::from_connect(
             pg,
-            tls.clone(),
+            crate::sql::notices::NoticeConnect::new(tls.clone()),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },

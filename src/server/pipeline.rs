@@ -304,20 +304,23 @@ pub fn finish(state: &State, outcome: Outcome, untrusted: bool) -> CallToolResul
                 false,
             )
         }
-        Outcome::Confirm { token, action, ttl } => (
-            Envelope {
-                status: Status::ConfirmationRequired,
-                data: json!({
-                    "action": action,
-                    "confirmation_token": token,
-                    "expires_in_secs": ttl.as_secs(),
-                    "next_step": "Show the user what will happen and ask them. If they agree, call the same tool again with the same arguments plus confirmation_token."
-                }),
-                warnings: Vec::new(),
-                error: None,
-            },
-            false,
-        ),
+        Outcome::Confirm { token, action, ttl } => {
+            let action = redactor.scrub(&action);
+            (
+                Envelope {
+                    status: Status::ConfirmationRequired,
+                    data: json!({
+                        "action": action,
+                        "confirmation_token": token,
+                        "expires_in_secs": ttl.as_secs(),
+                        "next_step": "Show the user what will happen and ask them. If they agree, call the same tool again with the same arguments plus confirmation_token."
+                    }),
+                    warnings: Vec::new(),
+                    error: None,
+                },
+                false,
+            )
+        }
         Outcome::Err(mut e) => {
             e.message = redactor.scrub(&e.message);
             e.reason = e.reason.map(|r| redactor.scrub(&r));

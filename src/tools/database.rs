@@ -2,21 +2,20 @@
 //! description, SQL execution with the safety rails, and paging through
 //! spilled results.
 
-use futures::{StreamExt, pin_mut};
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use tokio_postgres::SimpleQueryMessage;
-use tokio_postgres::types::Type;
 
 use super::{Kind, ToolDef, tool};
-use crate::db::pool::describe_pg_error;
-use crate::db::rows::text_to_json;
 use crate::groups::Group;
 use crate::result::{ErrorCode, ToolError, ToolOutput};
 use crate::server::call::Call;
-use crate::spill::{Format, RowCollector};
-use crate::sql::classify;
+use crate::spill::Format;
+use crate::sql::classify::{self, Level};
+use crate::sql::run::{self, ExecOptions};
 
 pub fn tools() -> Vec<ToolDef> {
     vec![
@@ -35,10 +34,10 @@ pub fn tools() -> Vec<ToolDef> {
             .handler(describe_table),
         tool("execute_sql", Group::Database, Kind::Write)
             .title("Execute SQL")
-            .description("Run SQL and return rows as JSON. Runs in a transaction with a statement timeout; read-only when the server is read-only or `read_only` is true. Destructive statements (DROP, TRUNCATE, DELETE/UPDATE without WHERE) need confirmation. Large results spill to a file.")
+            .description("Run SQL in a transaction and return typed rows. `params` bind $1... (one statement). Read-only when the server or `read_only` says so. Destructive statements need confirmation; file/program access is refused. Large results spill to a file.")
             .read_only_capable()
             .idempotent(false)
-            .assess(|args| args.get("query").and_then(Value::as_str).and_then(classify::destructive_reason))
+            .assess(assess_execute_sql)
             .handler(execute_sql),
         tool("get_result_page", Group::Database, Kind::Read)
             .title("Read a spilled result")
@@ -379,6 +378,12 @@ pub struct ExecuteSqlArgs {
     /// The SQL to run (one or more statements).
     #[schemars(example = &"select id, username from public.profiles limit 10")]
     pub query: String,
+    /// Values for $1, $2... (single statement only). Strings, numbers, booleans
+    /// or null; objects and arrays are passed as JSON text. Cast where the type
+    /// is ambiguous, e.g. `$1::int`.
+    #[serde(default)]
+    #[schemars(example = [json!(42)])]
+    pub params: Option<Vec<Value>>,
     /// Run in a read-only transaction even when the server allows writes.
     #[serde(default)]
     pub read_only: bool,
@@ -394,31 +399,36 @@ pub struct ExecuteSqlArgs {
 }
 
 pub fn query_error(e: tokio_postgres::Error) -> ToolError {
-    let mut err =
-        ToolError::new(ErrorCode::QueryFailed, "the query failed").reason(describe_pg_error(&e));
-    if let Some(db) = e.as_db_error() {
-        let code = db.code().code();
-        let suggestion = match code {
-            "42601" => "Check the SQL syntax near the position the database names.".to_owned(),
-            "42P01" => "The table does not exist: check its name and schema with list_tables.".to_owned(),
-            "42703" => "The column does not exist: check its name with describe_table.".to_owned(),
-            "42501" => "The connected role lacks this privilege: connect as a role that has it, or GRANT it.".to_owned(),
-            "25006" => "The transaction is read-only: this statement writes. Run it without read_only (and without --read-only).".to_owned(),
-            "57014" => "The statement hit its timeout: narrow the query, add an index, or pass a larger timeout_secs.".to_owned(),
-            _ => match db.hint() {
-                Some(h) => h.to_owned(),
-                None => format!("See PostgreSQL error code {code}."),
-            },
-        };
-        err = err.suggestion(suggestion);
-        if code == "57014" {
-            err.code = ErrorCode::Timeout;
-        }
-        if code == "42501" {
-            err.code = ErrorCode::PermissionDenied;
-        }
+    run::pg_error(&e)
+}
+
+/// `Some(what)` when an `execute_sql` call needs confirmation. SQL that does
+/// not parse or is forbidden is refused by the handler, and read-only calls
+/// cannot destroy anything, so none of them asks.
+fn assess_execute_sql(args: &Map<String, Value>) -> Option<String> {
+    if args.get("read_only").and_then(Value::as_bool) == Some(true) {
+        return None;
     }
-    err
+    let c = classify::classify(args.get("query")?.as_str()?);
+    if matches!(c.level, Level::Invalid | Level::Forbidden) {
+        return None;
+    }
+    c.destructive_reason()
+}
+
+/// Cancels queries with the pool's TLS settings.
+pub fn canceller(call: &Call) -> run::Canceller {
+    let state = call.state.clone();
+    let instance = call.instance.clone();
+    Arc::new(move |token| {
+        let state = state.clone();
+        let instance = instance.clone();
+        Box::pin(async move {
+            if let Err(e) = state.pools.cancel(&instance, &token).await {
+                tracing::warn!("{e}");
+            }
+        })
+    })
 }
 
 async fn execute_sql(call: Call, a: ExecuteSqlArgs) -> Result<ToolOutput, ToolError> {
@@ -428,120 +438,62 @@ async fn execute_sql(call: Call, a: ExecuteSqlArgs) -> Result<ToolOutput, ToolEr
         );
     }
     let read_only = call.read_only || a.read_only;
-    let stmts = classify::statements(&a.query);
-    if read_only && stmts.iter().any(|s| s.escapes_transaction()) {
-        return Err(ToolError::new(
-            ErrorCode::ReadOnly,
-            "read-only queries may not contain transaction or session control (BEGIN, COMMIT, SET, DO, CALL...)",
-        )
-        .suggestion("Remove those statements; the query already runs in its own read-only transaction."));
-    }
+    let cls = classify::classify(&a.query);
+    run::check_with(
+        &cls,
+        read_only,
+        a.params.as_deref(),
+        call.state.config.allow_forbidden_sql,
+    )?;
+    let limits = call.limits();
     let max_rows = a
         .max_rows
-        .unwrap_or(call.limits().max_rows)
-        .clamp(1, call.limits().max_rows.max(1));
-    let budget = call.limits().output_budget_bytes / 2 - 2048;
-    let format = a.spill_format.unwrap_or(Format::Jsonl);
+        .unwrap_or(limits.max_rows)
+        .clamp(1, limits.max_rows.max(1));
+    let budget = (limits.output_budget_bytes / 2).saturating_sub(2048);
+    let (db, info) = call.state.pools.get_with_info(&call.instance).await?;
+    let opts = ExecOptions {
+        read_only,
+        timeout: call.timeout,
+        params: a.params,
+        pooled: info.pooled,
+        canceller: canceller(&call),
+        spill: call.spill().clone(),
+        format: a.spill_format.unwrap_or(Format::Jsonl),
+        max_rows,
+        budget,
+    };
+    let progress_call = call.clone();
+    let progress = move |n: u64| -> BoxFuture<'static, ()> {
+        let c = progress_call.clone();
+        Box::pin(async move { c.progress(n, None, format!("{n} rows read")).await })
+    };
+    let out = run::execute(db, &a.query, &cls, &opts, &call.cancel, &progress).await?;
 
-    let db = call.db().await?;
-    let begin = if read_only {
-        "BEGIN READ ONLY"
-    } else {
-        "BEGIN"
-    };
-    let timeout_ms = call.timeout.as_millis();
-    db.batch_execute(&format!(
-        "{begin}; SET LOCAL statement_timeout = {timeout_ms}"
-    ))
-    .await
-    .map_err(query_error)?;
-
-    // Column types for a single statement (parsing only; nothing runs).
-    let types: Option<Vec<Type>> = if stmts.len() == 1 {
-        match db.prepare(&a.query).await {
-            Ok(st) => Some(st.columns().iter().map(|c| c.type_().clone()).collect()),
-            Err(e) => {
-                let _ = db.batch_execute("ROLLBACK").await;
-                return Err(query_error(e));
-            }
-        }
-    } else {
-        None
-    };
-
-    let cancel_token = db.cancel_token();
-    let run = async {
-        let stream = db.simple_query_raw(&a.query).await.map_err(query_error)?;
-        pin_mut!(stream);
-        let mut columns: Vec<String> = Vec::new();
-        let mut collector: Option<RowCollector> = None;
-        let mut commands: Vec<Value> = Vec::new();
-        let mut n = 0u64;
-        while let Some(msg) = stream.next().await {
-            match msg.map_err(query_error)? {
-                SimpleQueryMessage::RowDescription(cols) => {
-                    columns = cols.iter().map(|c| c.name().to_owned()).collect();
-                    collector = Some(RowCollector::new(
-                        call.spill().clone(),
-                        format,
-                        columns.clone(),
-                        max_rows,
-                        budget,
-                    ));
-                }
-                SimpleQueryMessage::Row(row) => {
-                    let mut obj = Map::with_capacity(columns.len());
-                    for (i, name) in columns.iter().enumerate() {
-                        let ty = types.as_ref().and_then(|t| t.get(i));
-                        obj.insert(name.clone(), text_to_json(row.get(i), ty));
-                    }
-                    if let Some(c) = collector.as_mut() {
-                        c.push(Value::Object(obj)).map_err(|e| {
-                            ToolError::new(ErrorCode::Io, "cannot write the large result to a file")
-                                .reason(e.to_string())
-                                .suggestion("Check that --data-dir is writable.")
-                        })?;
-                    }
-                    n += 1;
-                    if n.is_multiple_of(10_000) {
-                        call.progress(n, None, format!("{n} rows read")).await;
-                    }
-                }
-                SimpleQueryMessage::CommandComplete(count) => {
-                    commands.push(json!({ "rows_affected": count }))
-                }
-                _ => {}
-            }
-        }
-        Ok::<_, ToolError>((columns, collector, commands))
-    };
-    let outcome = tokio::select! {
-        r = run => r,
-        _ = call.cancel.cancelled() => {
-            let _ = cancel_token.cancel_query(tokio_postgres::NoTls).await;
-            Err(ToolError::new(ErrorCode::Cancelled, "the query was cancelled"))
-        }
-    };
-    let (columns, collector, commands) = match outcome {
-        Ok(v) => v,
-        Err(e) => {
-            if db.batch_execute("ROLLBACK").await.is_err() {
-                // State unknown: never hand this connection to another call.
-                let _ = deadpool_postgres::Object::take(db);
-            }
-            return Err(e);
-        }
-    };
-    db.batch_execute("COMMIT").await.map_err(query_error)?;
-
-    let mut data = json!({ "columns": columns, "commands": commands, "read_only": read_only });
-    let mut out_warnings = Vec::new();
-    if let Some(c) = collector {
-        let collected = c.finish().map_err(|e| {
-            ToolError::new(ErrorCode::Io, "cannot finish the result file").reason(e.to_string())
-        })?;
+    let mut data = json!({
+        "columns": out.columns,
+        "rows": [],
+        "row_count": 0,
+        "commands": out.commands,
+        "duration_ms": (out.duration.as_secs_f64() * 1e6).round() / 1e3,
+        "read_only": read_only,
+    });
+    if let Some(role) = &out.role {
+        data["role"] = json!(role);
+    }
+    if let Some(notices) = out.notices.filter(|n| !n.is_empty()) {
+        data["notices"] = json!(notices);
+    }
+    let mut warnings = out.warnings;
+    if read_only && out.role.is_none() {
+        warnings.push(format!(
+            "read-only mode used a read-only transaction only: the role {} does not exist or the connected role cannot use it",
+            run::READ_ONLY_ROLE
+        ));
+    }
+    if let Some(collected) = out.collected {
         if let Some(spill) = &collected.spill {
-            out_warnings.push(format!(
+            warnings.push(format!(
                 "{} rows returned; the first {} are shown, all are in {} (read them with get_result_page)",
                 collected.row_count,
                 collected.rows.len(),
@@ -556,7 +508,7 @@ async fn execute_sql(call: Call, a: ExecuteSqlArgs) -> Result<ToolOutput, ToolEr
         }
     }
     let mut out = ToolOutput::untrusted(data);
-    out.warnings = out_warnings;
+    out.warnings = warnings;
     Ok(out)
 }
 

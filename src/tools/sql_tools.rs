@@ -1,7 +1,152 @@
-//! Tools of the `database` group: sql_tools (being written).
+//! Tools of the `database` group for working on SQL before running it:
+//! `validate_sql` (parse and classify, no database) and `explain_query`
+//! (the plan with a short summary, in a transaction that is always rolled
+//! back).
 
-use super::ToolDef;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::database::canceller;
+use super::{Kind, ToolDef, tool};
+use crate::groups::Group;
+use crate::result::{ToolError, ToolOutput};
+use crate::server::call::Call;
+use crate::sql::classify::{self, Level};
+use crate::sql::{plan, run};
 
 pub fn tools() -> Vec<ToolDef> {
-    Vec::new()
+    vec![
+        tool("validate_sql", Group::Database, Kind::Read)
+            .title("Validate SQL")
+            .description("Parse SQL without running it: each statement's kind and safety level (read, write, destructive, forbidden), or the syntax error with line, column and a likely fix.")
+            .handler(validate_sql),
+        tool("explain_query", Group::Database, Kind::Read)
+            .title("Explain a query")
+            .description("Show a statement's plan (EXPLAIN FORMAT JSON) with a summary: cost, rows, costliest nodes, sequential scans of big tables. `analyze` runs it in a transaction that is rolled back; for writes it needs confirmation.")
+            .assess(assess_explain)
+            .handler(explain_query),
+    ]
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateSqlArgs {
+    /// The SQL to check (one or more statements).
+    #[schemars(example = &"select id from public.profiles where username = 'x'")]
+    pub query: String,
+}
+
+async fn validate_sql(_call: Call, a: ValidateSqlArgs) -> Result<ToolOutput, ToolError> {
+    let c = classify::classify(&a.query);
+    let mut data = json!({
+        "valid": c.error.is_none(),
+        "level": c.level,
+        "statements": c.statements,
+    });
+    if let Some(e) = &c.error {
+        data["error"] = json!(e);
+    }
+    let mut out = ToolOutput::trusted(data);
+    if c.error.is_some() {
+        out = out.warn("the statements below were guessed from keywords: the SQL does not parse");
+    } else if c.statements.is_empty() {
+        out = out.warn("the SQL has no statement (only whitespace or comments)");
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExplainQueryArgs {
+    /// One statement: SELECT, VALUES, INSERT, UPDATE, DELETE, MERGE or CREATE TABLE AS.
+    #[schemars(example = &"select * from public.posts where author_id = $1")]
+    pub query: String,
+    /// Values for $1, $2... (as in execute_sql).
+    #[serde(default)]
+    pub params: Option<Vec<Value>>,
+    /// Run the statement to get actual times and rows (rolled back afterwards).
+    #[serde(default)]
+    pub analyze: bool,
+    /// Add buffer usage.
+    #[serde(default)]
+    pub buffers: bool,
+    /// Add output columns, schemas and more detail.
+    #[serde(default)]
+    pub verbose: bool,
+    /// Add the settings that differ from their defaults and affect planning.
+    #[serde(default)]
+    pub settings: bool,
+    /// Statement timeout in seconds (default: the server's query timeout).
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+}
+
+/// `EXPLAIN ANALYZE` of a statement that may write needs confirmation.
+fn assess_explain(args: &Map<String, Value>) -> Option<String> {
+    if args.get("analyze").and_then(Value::as_bool) != Some(true) {
+        return None;
+    }
+    let c = classify::classify(args.get("query")?.as_str()?);
+    let s = match c.statements.as_slice() {
+        [s] if c.error.is_none() && s.level >= Level::Write && s.level < Level::Forbidden => s,
+        _ => return None,
+    };
+    Some(format!(
+        "EXPLAIN ANALYZE runs the {} for real inside a transaction that is then rolled back; effects outside the transaction (sequence values, calls to other systems) remain",
+        s.action
+    ))
+}
+
+async fn explain_query(call: Call, a: ExplainQueryArgs) -> Result<ToolOutput, ToolError> {
+    let c = classify::classify(&a.query);
+    run::check(&c, false, a.params.as_deref())?;
+    let s = match c.statements.as_slice() {
+        [s] => s,
+        many => {
+            return Err(ToolError::invalid(format!(
+                "explain_query takes one statement, not {}",
+                many.len()
+            ))
+            .suggestion("Explain the statements one at a time."));
+        }
+    };
+    if s.kind.starts_with("EXPLAIN") {
+        return Err(ToolError::invalid("the query is already an EXPLAIN")
+            .suggestion("Pass the statement itself; use `analyze`, `buffers`, `verbose` and `settings` for the options."));
+    }
+    if !s.explainable {
+        return Err(ToolError::invalid(format!("{} cannot be explained", s.kind))
+            .suggestion("EXPLAIN works with SELECT, VALUES, INSERT, UPDATE, DELETE, MERGE and CREATE TABLE AS."));
+    }
+    let writes = s.level >= Level::Write;
+    let read_only = call.read_only || !(a.analyze && writes);
+    let opts = run::ExplainOptions {
+        analyze: a.analyze,
+        buffers: a.buffers,
+        verbose: a.verbose,
+        settings: a.settings,
+        read_only,
+        switch_role: read_only && !writes,
+        timeout: call.timeout,
+        params: a.params,
+        canceller: canceller(&call),
+    };
+    let db = call.db().await?;
+    let (plan_json, sizes) =
+        run::explain(db, &a.query, &c, &opts, &call.cancel, plan::seq_scan_tables).await?;
+    let summary = plan::summarize(&plan_json, a.analyze, &sizes);
+    let mut out = ToolOutput::untrusted(json!({
+        "summary": summary,
+        "plan": plan_json,
+        "analyzed": a.analyze,
+        "rolled_back": true,
+    }));
+    if a.analyze && writes {
+        out = out.warn(format!(
+            "the {} ran and was rolled back; effects outside the transaction (such as sequence values) remain",
+            s.kind
+        ));
+    }
+    Ok(out)
 }
