@@ -118,3 +118,11 @@ async fn serve_demo_keeps_a_database_for_a_client() {
     let status = c.shutdown().await.unwrap();
     assert!(status.success());
 }
+
+#[test]
+fn default_tools_list_stays_under_20_kib() {
+    let out = cmd().args(["tools", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let size = serde_json::to_string(&v).unwrap().len();
+    assert!(size < 20 * 1024, "default tools/list is {size} bytes");
+}

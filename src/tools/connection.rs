@@ -22,7 +22,6 @@ pub fn tools() -> Vec<ToolDef> {
         tool("test_connection", Group::Database, Kind::Read)
             .title("Test connection")
             .description("Check each configured way to reach the instance (database URL, pooler URL, REST API): latency, server version, role, TLS; failures come with the likely cause and a fix.")
-            .output::<TestConnectionOut>()
             .handler(test_connection),
         tool("provision_execute_sql", Group::Database, Kind::Write)
             .title("Provision SQL over REST")

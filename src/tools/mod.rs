@@ -102,12 +102,20 @@ pub fn schema_of<A: JsonSchema>() -> Map<String, Value> {
     }
 }
 
-/// Removes `"default": null` (implied for optional fields) to keep schemas small.
+/// Removes `"default": null` (implied for optional fields) and the Rust
+/// integer widths schemars adds as `format` (`uint32`...; not JSON Schema
+/// formats, and `minimum` already says what matters) to keep schemas small.
 fn strip_null_defaults(v: &mut Value) {
     match v {
         Value::Object(m) => {
             if m.get("default") == Some(&Value::Null) {
                 m.remove("default");
+            }
+            if m.get("format")
+                .and_then(Value::as_str)
+                .is_some_and(|f| f.starts_with("uint") || f.starts_with("int"))
+            {
+                m.remove("format");
             }
             m.values_mut().for_each(strip_null_defaults);
         }
