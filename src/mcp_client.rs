@@ -71,17 +71,8 @@ impl StdioClient {
         for (k, v) in envs {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().map_err(ClientError::Spawn)?;
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().ok_or(ClientError::Closed)?;
-        Ok(Self {
-            child,
-            stdin,
-            stdout: BufReader::new(stdout),
-            next_id: 1,
-            notifications: Vec::new(),
-            timeout: Duration::from_secs(60),
-        })
+        let child = cmd.spawn().map_err(ClientError::Spawn)?;
+        Self::from_child(child)
     }
 
     /// Wraps an already spawned child whose stdin and stdout are piped.

@@ -112,21 +112,24 @@ pub struct ListTablesArgs {
     pub limit: Option<u32>,
 }
 
-const SYSTEM_SCHEMAS: &str = "('pg_catalog','information_schema','pg_toast','_timescaledb_internal','_timescaledb_catalog','_timescaledb_config','_timescaledb_cache')";
+/// FROM/WHERE of `list_tables` ($1 schemas, $2 name pattern), shared by the
+/// page query and the count past the last page. Partition children are
+/// folded into their parent.
+const TABLES_FROM: &str = "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE c.relkind IN ('r','p') AND NOT c.relispartition \
+       AND n.nspname NOT IN ('pg_catalog','information_schema','pg_toast','_timescaledb_internal','_timescaledb_catalog','_timescaledb_config','_timescaledb_cache') \
+       AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast%' \
+       AND ($1::text[] IS NULL OR n.nspname = ANY($1)) \
+       AND ($2::text IS NULL OR c.relname LIKE $2)";
 
 async fn list_tables(call: Call, a: ListTablesArgs) -> Result<ToolOutput, ToolError> {
     let limit = a.limit.unwrap_or(100).clamp(1, 1000) as i64;
     let offset = a.offset.unwrap_or(0) as i64;
     let db = call.db().await?;
-    // Partition children are folded into their parent.
     let sql = format!(
         "SELECT n.nspname, c.relname, c.reltuples::bigint, pg_total_relation_size(c.oid), c.relrowsecurity, \
                 obj_description(c.oid, 'pg_class'), c.oid, c.relkind::text, count(*) OVER () \
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('r','p') AND NOT c.relispartition \
-           AND n.nspname NOT IN {SYSTEM_SCHEMAS} AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast%' \
-           AND ($1::text[] IS NULL OR n.nspname = ANY($1)) \
-           AND ($2::text IS NULL OR c.relname LIKE $2) \
+         {TABLES_FROM} \
          ORDER BY n.nspname, c.relname LIMIT $3 OFFSET $4"
     );
     let rows = db
@@ -137,13 +140,7 @@ async fn list_tables(call: Call, a: ListTablesArgs) -> Result<ToolOutput, ToolEr
         Some(r) => r.get(8),
         // Past the end: the window count is not available, count separately.
         None if offset > 0 => {
-            let count_sql = format!(
-                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE c.relkind IN ('r','p') AND NOT c.relispartition \
-                   AND n.nspname NOT IN {SYSTEM_SCHEMAS} AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast%' \
-                   AND ($1::text[] IS NULL OR n.nspname = ANY($1)) \
-                   AND ($2::text IS NULL OR c.relname LIKE $2)"
-            );
+            let count_sql = format!("SELECT count(*) {TABLES_FROM}");
             db.query_one(&count_sql, &[&a.schemas, &a.name_pattern])
                 .await
                 .map_err(query_error)?
