@@ -264,6 +264,15 @@ pub struct Options {
     #[arg(long, env = "SUPABASE_MCP_POOL_SIZE", global = true)]
     pub pool_size: Option<usize>,
 
+    /// Largest SQL result read from the Management API or the REST RPC, in MiB (default 32).
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_MAX_REMOTE_RESULT_MB",
+        global = true,
+        value_name = "MIB"
+    )]
+    pub max_remote_result_mb: Option<usize>,
+
     /// Log level (error, warn, info, debug, trace); RUST_LOG wins when set.
     #[arg(long, env = "SUPABASE_MCP_LOG_LEVEL", global = true)]
     pub log_level: Option<String>,

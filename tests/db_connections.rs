@@ -750,11 +750,17 @@ async fn rpc_client_sends_the_key_and_surfaces_errors_without_it() {
     .unwrap();
     assert_eq!(client.endpoint(), format!("{}{rpc}", server.uri()));
     assert_eq!(
-        client.execute_sql("select 1 as a", true).await.unwrap(),
+        client
+            .execute_sql("select 1 as a", true, 1 << 20)
+            .await
+            .unwrap(),
         vec![json!({"a": 1})]
     );
 
-    let err = client.execute_sql("selec 1", false).await.unwrap_err();
+    let err = client
+        .execute_sql("selec 1", false, 1 << 20)
+        .await
+        .unwrap_err();
     match &err {
         RpcError::Query { status, code, .. } => {
             assert_eq!(*status, 400);
@@ -768,7 +774,10 @@ async fn rpc_client_sends_the_key_and_surfaces_errors_without_it() {
     assert!(!tool_err.to_text().contains(SERVICE_KEY));
     assert_eq!(serde_json::to_value(tool_err.code).unwrap(), "query_failed");
 
-    let err = client.execute_sql("missing", true).await.unwrap_err();
+    let err = client
+        .execute_sql("missing", true, 1 << 20)
+        .await
+        .unwrap_err();
     assert!(matches!(err, RpcError::NotProvisioned { .. }), "{err:?}");
     assert!(
         err.to_tool_error()
@@ -776,7 +785,10 @@ async fn rpc_client_sends_the_key_and_surfaces_errors_without_it() {
             .unwrap()
             .contains("provision_execute_sql")
     );
-    let err = client.execute_sql("object", true).await.unwrap_err();
+    let err = client
+        .execute_sql("object", true, 1 << 20)
+        .await
+        .unwrap_err();
     assert!(matches!(err, RpcError::Unexpected { .. }), "{err:?}");
 
     // A wrong key: 401 from the gateway, no key in the message.
@@ -791,7 +803,10 @@ async fn rpc_client_sends_the_key_and_surfaces_errors_without_it() {
         .await;
     let client =
         RpcClient::new(&other.uri(), &key, redactor.clone(), Duration::from_secs(5)).unwrap();
-    let err = client.execute_sql("select 1", true).await.unwrap_err();
+    let err = client
+        .execute_sql("select 1", true, 1 << 20)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, RpcError::Unauthorized { status: 401, .. }),
         "{err:?}"
@@ -809,7 +824,10 @@ async fn rpc_client_sends_the_key_and_surfaces_errors_without_it() {
         Duration::from_secs(5),
     )
     .unwrap();
-    let err = client.execute_sql("select 1", true).await.unwrap_err();
+    let err = client
+        .execute_sql("select 1", true, 1 << 20)
+        .await
+        .unwrap_err();
     assert!(matches!(err, RpcError::Transport { .. }), "{err:?}");
     assert!(!format!("{err} {err:?}").contains(SERVICE_KEY));
 }

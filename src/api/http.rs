@@ -415,6 +415,27 @@ impl<C> Api<C> {
         }
     }
 
+    /// Reads a response body of at most `max_bytes`; `Ok(None)` when it is
+    /// larger (the rest is not read).
+    pub async fn read_capped(
+        &self,
+        mut response: reqwest::Response,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<u8>>, ApiError> {
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| ApiError::from_reqwest(self.service, e, &self.redactor))?
+        {
+            if body.len() + chunk.len() > max_bytes {
+                return Ok(None);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Some(body))
+    }
+
     /// The base URL with `segments` appended, each one percent-encoded on
     /// its own (a `/` inside a segment is encoded).
     pub fn url_with<'s>(&self, segments: impl IntoIterator<Item = &'s str>) -> Url {

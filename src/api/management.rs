@@ -1,7 +1,9 @@
 //! The Supabase Management API client ([`ManagementApi`]): the generated
 //! client behind a bearer personal access token, plus the hand-written
 //! multipart edge function deploy (`POST /v1/projects/{ref}/functions/deploy`),
-//! which the generator cannot express.
+//! which the generator cannot express, and SQL through
+//! `POST /v1/projects/{ref}/database/query` with the generated body type but
+//! a size-capped read of the rows (the generated call would buffer any size).
 
 use std::path::Path;
 
@@ -161,6 +163,58 @@ impl Api<management::Client> {
         .await
         .unwrap_or_else(|_| Err(ApiError::timeout(service, limit)))?;
         Ok(response)
+    }
+}
+
+impl Api<management::Client> {
+    /// Runs SQL on a project with `POST /v1/projects/{ref}/database/query`
+    /// and returns the result rows. Not retried (the SQL may write). A body
+    /// larger than `max_bytes` is an error, never read whole.
+    pub async fn run_query(
+        &self,
+        project_ref: &management::types::ProjectRef,
+        body: &management::types::V1RunQueryBody,
+        timeout: std::time::Duration,
+        max_bytes: usize,
+    ) -> Result<Vec<serde_json::Value>, ApiError> {
+        let service = self.service();
+        let url = self.url_with(["v1", "projects", project_ref.as_str(), "database", "query"]);
+        let request = self.http().post(url).json(body);
+        tokio::time::timeout(timeout, async {
+            let response = self.send(request).await?;
+            let status = response.status().as_u16();
+            let Some(bytes) = self.read_capped(response, max_bytes).await? else {
+                return Err(ApiError::InvalidResponse {
+                    service,
+                    status: Some(status),
+                    message: format!(
+                        "the result is larger than {} MiB",
+                        max_bytes / (1024 * 1024)
+                    ),
+                    suggestion: "Select fewer rows or columns (add LIMIT), raise --max-remote-result-mb, \
+                                 or configure a database URL (--db-url) so results stream and spill to a file."
+                        .to_owned(),
+                });
+            };
+            match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                Ok(serde_json::Value::Array(rows)) => Ok(rows),
+                Ok(serde_json::Value::Null) => Ok(Vec::new()),
+                Ok(_) => Err(ApiError::InvalidResponse {
+                    service,
+                    status: Some(status),
+                    message: "expected a JSON array of result rows".to_owned(),
+                    suggestion: "Check that --api-url points at the Supabase Management API.".to_owned(),
+                }),
+                Err(e) => Err(ApiError::InvalidResponse {
+                    service,
+                    status: Some(status),
+                    message: format!("the result is not JSON ({e})"),
+                    suggestion: "Check that --api-url points at the Supabase Management API.".to_owned(),
+                }),
+            }
+        })
+        .await
+        .unwrap_or_else(|_| Err(ApiError::timeout(service, timeout)))
     }
 }
 

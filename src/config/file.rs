@@ -46,6 +46,7 @@ pub struct FileLimits {
     pub max_query_timeout_secs: Option<u64>,
     pub rate_limit_per_minute: Option<u32>,
     pub pool_size: Option<usize>,
+    pub max_remote_result_mb: Option<usize>,
     pub spill_max_age_hours: Option<u64>,
     pub confirmation_ttl_secs: Option<u64>,
 }

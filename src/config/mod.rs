@@ -102,6 +102,8 @@ pub struct Limits {
     pub max_query_timeout: Duration,
     pub rate_limit_per_minute: u32,
     pub pool_size: usize,
+    /// Largest SQL result body read from the Management API or the REST RPC.
+    pub max_remote_result_bytes: usize,
     pub spill_max_age: Duration,
     pub confirmation_ttl: Duration,
 }
@@ -115,6 +117,7 @@ impl Default for Limits {
             max_query_timeout: Duration::from_secs(600),
             rate_limit_per_minute: 120,
             pool_size: 10,
+            max_remote_result_bytes: 32 * 1024 * 1024,
             spill_max_age: Duration::from_secs(24 * 3600),
             confirmation_ttl: Duration::from_secs(300),
         }
@@ -417,6 +420,9 @@ impl Config {
             rate_limit_per_minute: first(opts.rate_limit, fl.rate_limit_per_minute)
                 .unwrap_or(d.rate_limit_per_minute),
             pool_size: first(opts.pool_size, fl.pool_size).unwrap_or(d.pool_size),
+            max_remote_result_bytes: first(opts.max_remote_result_mb, fl.max_remote_result_mb)
+                .map(|mb| mb.saturating_mul(1024 * 1024))
+                .unwrap_or(d.max_remote_result_bytes),
             spill_max_age: fl
                 .spill_max_age_hours
                 .map(|h| Duration::from_secs(h * 3600))
@@ -431,9 +437,13 @@ impl Config {
                 "output budget must be at least 4096 bytes".into(),
             ));
         }
-        if limits.max_rows == 0 || limits.pool_size == 0 || limits.rate_limit_per_minute == 0 {
+        if limits.max_rows == 0
+            || limits.pool_size == 0
+            || limits.rate_limit_per_minute == 0
+            || limits.max_remote_result_bytes == 0
+        {
             return Err(ConfigError::Invalid(
-                "max rows, pool size and rate limit must be greater than zero".into(),
+                "max rows, pool size, rate limit and max remote result size must be greater than zero".into(),
             ));
         }
         if limits.query_timeout > limits.max_query_timeout {

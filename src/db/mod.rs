@@ -1,7 +1,9 @@
 //! Direct PostgreSQL access: lazily created connection pools per instance,
 //! connection strings, TLS, connection checks with classified failures,
-//! and SQL over the REST API (PostgREST RPC) when there is no database URL.
+//! SQL over the REST API (PostgREST RPC) when there is no database URL, and
+//! the backend choice between those and the Management API.
 
+pub mod backend;
 pub mod connstr;
 pub mod pool;
 pub mod probe;

@@ -422,7 +422,7 @@ pub async fn probe_rest(
     }
     let probe_sql = "select current_setting('server_version') as server_version, \
                      coalesce((select ssl from pg_stat_ssl where pid = pg_backend_pid()), false) as db_tls";
-    match client.execute_sql(probe_sql, true).await {
+    match client.execute_sql(probe_sql, true, 1024 * 1024).await {
         Ok(rows) => {
             report.rpc_execute_sql = Some(true);
             if let Some(v) = rows

@@ -34,6 +34,7 @@ as $function$
 declare
   body text := pg_catalog.regexp_replace(query, '[[:space:];]+$', '');
   result jsonb;
+  plan json;
   affected bigint;
 begin
   if read_only then
@@ -45,6 +46,11 @@ begin
     execute 'with t as (' || body || ') select coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t)), ''[]''::jsonb) from t'
       into result;
   exception when syntax_error or feature_not_supported then
+    if body ~* '^[[:space:]]*explain[[:space:]]*[(].*format[[:space:]]+json' then
+      -- EXPLAIN (FORMAT JSON ...) returns one json row.
+      execute body into plan;
+      return pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('QUERY PLAN', plan));
+    end if;
     -- Not a row-returning statement (DDL, INSERT without RETURNING, ...).
     execute body;
     get diagnostics affected = row_count;
@@ -90,6 +96,8 @@ pub enum RpcError {
         message: String,
         hint: Option<String>,
     },
+    #[error("the result is larger than {max_mib} MiB")]
+    TooLarge { max_mib: usize },
     #[error("unexpected answer from {url} (HTTP {status}): {message}")]
     Unexpected {
         url: String,
@@ -126,6 +134,11 @@ impl RpcError {
                 ErrorCode::QueryFailed,
                 "the query failed",
                 "Check the SQL; in read-only calls, writes fail with `cannot execute ... in a read-only transaction`.",
+            ),
+            RpcError::TooLarge { .. } => (
+                ErrorCode::QueryFailed,
+                "the result is too large to read over the REST API",
+                "Select fewer rows or columns (add LIMIT), raise --max-remote-result-mb, or configure a database URL (--db-url) so results stream and spill to a file.",
             ),
             RpcError::Unexpected { .. } => (
                 ErrorCode::ApiError,
@@ -244,10 +257,16 @@ impl RpcClient {
         Ok(resp.status().as_u16())
     }
 
-    /// Runs `query` (read-only unless `read_only` is false) and returns its rows.
-    pub async fn execute_sql(&self, query: &str, read_only: bool) -> Result<Vec<Value>, RpcError> {
+    /// Runs `query` (read-only unless `read_only` is false) and returns its
+    /// rows. A result body larger than `max_bytes` is an error, never read whole.
+    pub async fn execute_sql(
+        &self,
+        query: &str,
+        read_only: bool,
+        max_bytes: usize,
+    ) -> Result<Vec<Value>, RpcError> {
         let url = self.endpoint();
-        let resp = self
+        let mut resp = self
             .http
             .post(&url)
             .header(CONTENT_TYPE, "application/json")
@@ -257,9 +276,17 @@ impl RpcClient {
             .await
             .map_err(|e| self.transport(&url, &e))?;
         let status = resp.status();
-        let text = resp.text().await.map_err(|e| self.transport(&url, &e))?;
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.transport(&url, &e))? {
+            if body.len() + chunk.len() > max_bytes {
+                return Err(RpcError::TooLarge {
+                    max_mib: max_bytes / (1024 * 1024),
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
         if status.is_success() {
-            return match serde_json::from_str::<Value>(&text) {
+            return match serde_json::from_slice::<Value>(&body) {
                 Ok(Value::Array(rows)) => Ok(rows),
                 Ok(other) => Err(RpcError::Unexpected {
                     url,
@@ -273,7 +300,7 @@ impl RpcClient {
                 }),
             };
         }
-        Err(self.error_from(&url, status, &text))
+        Err(self.error_from(&url, status, &String::from_utf8_lossy(&body)))
     }
 
     fn transport(&self, url: &str, e: &reqwest::Error) -> RpcError {

@@ -11,6 +11,8 @@ use rmcp::service::Peer;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Instance, Limits};
+use crate::db::backend::{Backend, ManagementTarget, RemoteLimits};
+use crate::db::rpc::RpcClient;
 use crate::result::ToolError;
 use crate::server::State;
 use crate::spill::SpillStore;
@@ -60,6 +62,52 @@ impl Call {
     /// A pooled connection to this call's instance.
     pub async fn db(&self) -> Result<Object, ToolError> {
         self.state.pools.get(&self.instance).await
+    }
+
+    /// The SQL path of this call: the pooled direct connection when a
+    /// database (or pooler) URL is configured; else the Management API for a
+    /// cloud project with an access token; else the REST RPC
+    /// `public.execute_sql` when a Supabase URL and service role key are set.
+    pub async fn sql(&self) -> Result<Backend, ToolError> {
+        let inst = &self.instance;
+        if inst.db_url.is_some() || inst.pooler_url.is_some() {
+            return Ok(Backend::Direct(self.db().await?));
+        }
+        let limits = RemoteLimits {
+            timeout: self.timeout,
+            max_bytes: self.limits().max_remote_result_bytes,
+        };
+        if inst.access_token.is_some() {
+            let Some(r) = inst.project_ref.as_deref() else {
+                return Err(ToolError::new(
+                    crate::result::ErrorCode::NotConfigured,
+                    format!(
+                        "instance `{}` has an access token but no project to run SQL on",
+                        inst.name
+                    ),
+                )
+                .suggestion(
+                    "Start the server with --project-ref <ref> (or a database URL with --db-url).",
+                ));
+            };
+            let project = r.parse().map_err(|_| {
+                ToolError::invalid(format!("`{r}` is not a project ref")).suggestion(
+                    "A project ref is 20 lowercase letters, as in https://<ref>.supabase.co.",
+                )
+            })?;
+            let api = self.state.clients.management(inst)?;
+            return Ok(Backend::Management(
+                ManagementTarget { api, project },
+                limits,
+            ));
+        }
+        if inst.supabase_url.is_some() && inst.service_role_key.is_some() {
+            let rpc =
+                RpcClient::for_instance(inst, self.state.config.redactor.clone(), self.timeout)?;
+            return Ok(Backend::Rest(rpc, limits));
+        }
+        // Nothing configured: the pool's error says what to set.
+        Ok(Backend::Direct(self.db().await?))
     }
 
     /// Sends a progress notification when the client asked for progress.

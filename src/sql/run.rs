@@ -381,15 +381,14 @@ fn random_hex(n: usize) -> String {
 }
 
 /// A JSON value as an SQL literal the server casts to the parameter's type.
-fn literal(v: &Value) -> String {
-    let text = match v {
-        Value::Null => return "NULL".to_owned(),
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        other => other.to_string(),
-    };
-    format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+pub fn literal(v: &Value) -> String {
+    match v {
+        Value::Null => "NULL".to_owned(),
+        Value::String(s) => crate::db::backend::quote_text(s),
+        Value::Bool(b) => crate::db::backend::quote_text(&b.to_string()),
+        Value::Number(n) => crate::db::backend::quote_text(&n.to_string()),
+        other => crate::db::backend::quote_text(&other.to_string()),
+    }
 }
 
 /// A message of the batch's result stream.
@@ -977,6 +976,12 @@ pub struct ExplainOptions {
     pub canceller: Canceller,
 }
 
+/// Sizes of the tables named in text[] `$1` (columns: schema, name, rows, bytes).
+pub const TABLE_SIZES_SQL: &str = "SELECT n.nspname::text AS schema, c.relname::text AS name, c.reltuples::float8 AS rows, \
+     pg_catalog.pg_relation_size(c.oid)::int8 AS bytes \
+     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+     WHERE c.relname = ANY($1::text[]) AND c.relkind IN ('r', 'p', 'm')";
+
 /// Size of a table, for spotting sequential scans of big ones.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableSize {
@@ -1080,9 +1085,7 @@ pub async fn explain(
     if !names.is_empty() {
         let rows = db
             .query_typed(
-                "SELECT n.nspname::text, c.relname::text, c.reltuples::float8, pg_catalog.pg_relation_size(c.oid)::int8 \
-                 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE c.relname = ANY($1) AND c.relkind IN ('r', 'p', 'm')",
+                TABLE_SIZES_SQL,
                 &[(&names as &(dyn tokio_postgres::types::ToSql + Sync), Type::TEXT_ARRAY)],
             )
             .await;

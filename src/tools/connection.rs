@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use tokio_postgres::SimpleQueryMessage;
 
 use super::{Kind, ToolDef, tool};
+use crate::db::backend::{Backend, ManagementTarget, RemoteLimits};
 use crate::db::probe::{self, Target, TargetReport};
 use crate::db::rpc::EXECUTE_SQL_FUNCTION;
 use crate::groups::Group;
@@ -44,6 +45,71 @@ pub struct TestConnectionOut {
     pub targets: Vec<TargetReport>,
     /// The first endpoint that works (`direct`, `pooler` or `rest`), if any.
     pub recommended: Option<Target>,
+    /// SQL through the Management API (`database/query`), checked when the
+    /// instance has an access token and a project.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub management_api: Option<ManagementReport>,
+}
+
+/// The Management API SQL check.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ManagementReport {
+    pub ok: bool,
+    pub server_version: Option<String>,
+    pub latency_ms: f64,
+    pub error: Option<String>,
+    pub suggestion: Option<String>,
+}
+
+/// Runs `SHOW server_version` through the Management API.
+async fn probe_management(call: &Call) -> ManagementReport {
+    let started = std::time::Instant::now();
+    let result = async {
+        let backend = Backend::Management(
+            ManagementTarget {
+                api: call.state.clients.management(&call.instance)?,
+                project: call
+                    .instance
+                    .project_ref
+                    .as_deref()
+                    .unwrap_or_default()
+                    .parse()
+                    .map_err(|_| {
+                        ToolError::invalid("the project ref is not 20 lowercase letters")
+                            .suggestion("Fix --project-ref.")
+                    })?,
+            },
+            RemoteLimits {
+                timeout: PROBE_TIMEOUT,
+                max_bytes: 1 << 20,
+            },
+        );
+        let row = backend
+            .query_one("SELECT current_setting('server_version') AS v", &[])
+            .await?;
+        row.get::<String>("v")
+    }
+    .await;
+    let latency_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
+    match result {
+        Ok(v) => ManagementReport {
+            ok: true,
+            server_version: Some(v),
+            latency_ms,
+            error: None,
+            suggestion: None,
+        },
+        Err(e) => ManagementReport {
+            ok: false,
+            server_version: None,
+            latency_ms,
+            error: Some(match e.reason {
+                Some(r) => format!("{}: {r}", e.message),
+                None => e.message,
+            }),
+            suggestion: e.suggestion,
+        },
+    }
 }
 
 /// Longest a single endpoint check may take.
@@ -59,14 +125,19 @@ async fn test_connection(call: Call, _a: TestConnectionArgs) -> Result<ToolOutpu
     .iter()
     .filter(|b| **b)
     .count();
-    if n == 0 {
+    let management = if inst.access_token.is_some() && inst.project_ref.is_some() {
+        Some(probe_management(&call).await)
+    } else {
+        None
+    };
+    if n == 0 && management.is_none() {
         return Err(ToolError::new(
             ErrorCode::NotConfigured,
             format!("instance `{}` has no database URL, pooler URL or Supabase URL with service role key", inst.name),
         )
         .suggestion("Pass --db-url postgres://user:password@host:5432/postgres, or --supabase-url with --service-role-key, or --env-file with your Supabase .env."));
     }
-    let per_probe = (call.timeout.saturating_sub(Duration::from_secs(1)) / n as u32)
+    let per_probe = (call.timeout.saturating_sub(Duration::from_secs(1)) / n.max(1) as u32)
         .clamp(Duration::from_secs(1), PROBE_TIMEOUT);
     let redactor = &call.state.config.redactor;
     let targets = probe::probe_instance(inst, redactor, per_probe).await;
@@ -85,10 +156,17 @@ async fn test_connection(call: Call, _a: TestConnectionArgs) -> Result<ToolOutpu
             ));
         }
     }
+    if let Some(m) = management.as_ref().filter(|m| !m.ok) {
+        warnings.push(format!(
+            "management_api: {}",
+            m.error.as_deref().unwrap_or("failed")
+        ));
+    }
     let out = TestConnectionOut {
         instance: inst.name.clone(),
         targets,
         recommended,
+        management_api: management,
     };
     let mut data = serde_json::to_value(out).map_err(|e| ToolError::internal(e.to_string()))?;
     redactor.scrub_json(&mut data);

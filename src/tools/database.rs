@@ -10,10 +10,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{Kind, ToolDef, tool};
+use crate::db::backend::{Backend, BackendKind, inline_params};
 use crate::groups::Group;
 use crate::result::{ErrorCode, ToolError, ToolOutput};
 use crate::server::call::Call;
-use crate::spill::Format;
+use crate::spill::{Format, RowCollector};
 use crate::sql::classify::{self, Level};
 use crate::sql::run::{self, ExecOptions};
 
@@ -125,46 +126,45 @@ const TABLES_FROM: &str = "FROM pg_class c JOIN pg_namespace n ON n.oid = c.reln
 async fn list_tables(call: Call, a: ListTablesArgs) -> Result<ToolOutput, ToolError> {
     let limit = a.limit.unwrap_or(100).clamp(1, 1000) as i64;
     let offset = a.offset.unwrap_or(0) as i64;
-    let db = call.db().await?;
+    let db = call.sql().await?;
     let sql = format!(
-        "SELECT n.nspname, c.relname, c.reltuples::bigint, pg_total_relation_size(c.oid), c.relrowsecurity, \
-                obj_description(c.oid, 'pg_class'), c.oid, c.relkind::text, count(*) OVER () \
+        "SELECT n.nspname::text AS schema, c.relname::text AS name, c.reltuples::bigint AS rows_estimate, \
+                pg_total_relation_size(c.oid) AS size_bytes, c.relrowsecurity AS rls, \
+                obj_description(c.oid, 'pg_class') AS comment, c.oid, c.relkind::text AS kind, count(*) OVER () AS total \
          {TABLES_FROM} \
          ORDER BY n.nspname, c.relname LIMIT $3 OFFSET $4"
     );
     let rows = db
         .query(&sql, &[&a.schemas, &a.name_pattern, &limit, &offset])
-        .await
-        .map_err(query_error)?;
+        .await?;
     let total: i64 = match rows.first() {
-        Some(r) => r.get(8),
+        Some(r) => r.get("total")?,
         // Past the end: the window count is not available, count separately.
         None if offset > 0 => {
-            let count_sql = format!("SELECT count(*) {TABLES_FROM}");
+            let count_sql = format!("SELECT count(*) AS total {TABLES_FROM}");
             db.query_one(&count_sql, &[&a.schemas, &a.name_pattern])
-                .await
-                .map_err(query_error)?
-                .get(0)
+                .await?
+                .get("total")?
         }
         None => 0,
     };
     let mut tables = Vec::with_capacity(rows.len());
     for r in &rows {
         let mut t = json!({
-            "schema": r.get::<_, String>(0),
-            "name": r.get::<_, String>(1),
-            "rows_estimate": r.get::<_, i64>(2).max(0),
-            "size_bytes": r.get::<_, i64>(3),
-            "rls": r.get::<_, bool>(4),
+            "schema": r.get::<String>("schema")?,
+            "name": r.get::<String>("name")?,
+            "rows_estimate": r.get::<i64>("rows_estimate")?.max(0),
+            "size_bytes": r.get::<i64>("size_bytes")?,
+            "rls": r.get::<bool>("rls")?,
         });
-        if let Some(c) = r.get::<_, Option<String>>(5) {
+        if let Some(c) = r.get::<Option<String>>("comment")? {
             t["comment"] = Value::String(c);
         }
-        if r.get::<_, String>(7) == "p" {
+        if r.get::<String>("kind")? == "p" {
             t["partitioned"] = Value::Bool(true);
         }
         if a.verbose {
-            let oid: u32 = r.get(6);
+            let oid: u32 = r.get("oid")?;
             t["columns"] = columns(&db, oid).await?;
             t["primary_key"] = primary_key(&db, oid).await?;
             t["foreign_keys"] = foreign_keys(&db, oid, "conrelid").await?;
@@ -172,89 +172,97 @@ async fn list_tables(call: Call, a: ListTablesArgs) -> Result<ToolOutput, ToolEr
         tables.push(t);
     }
     let next = (offset + (rows.len() as i64) < total).then_some(offset + rows.len() as i64);
-    Ok(ToolOutput::untrusted(json!({
+    let mut out = ToolOutput::untrusted(json!({
         "tables": tables,
         "total": total,
         "next_offset": next,
-    })))
+    }));
+    note_backend(&db, &mut out);
+    Ok(out)
 }
 
-async fn columns(db: &tokio_postgres::Client, oid: u32) -> Result<Value, ToolError> {
+/// Says in the warnings when SQL went through an API instead of a direct connection.
+pub(crate) fn note_backend(db: &Backend, out: &mut ToolOutput) {
+    match db.kind() {
+        BackendKind::Direct => {}
+        BackendKind::ManagementApi => out.warnings.push(
+            "no database URL is configured: ran through the Management API (database/query)".into(),
+        ),
+        BackendKind::RestRpc => out.warnings.push(
+            "no database URL is configured: ran through the REST API (rpc/execute_sql)".into(),
+        ),
+    }
+}
+
+async fn columns(db: &Backend, oid: u32) -> Result<Value, ToolError> {
     let rows = db
         .query(
-            "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid), \
-                    a.attidentity::text, a.attgenerated::text, col_description(a.attrelid, a.attnum) \
+            "SELECT a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null, \
+                    pg_get_expr(d.adbin, d.adrelid) AS default_value, a.attidentity::text AS identity, \
+                    a.attgenerated::text AS generated, col_description(a.attrelid, a.attnum) AS comment \
              FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
              WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
             &[&oid],
         )
-        .await
-        .map_err(query_error)?;
-    Ok(Value::Array(
-        rows.iter()
-            .map(|r| {
-                let mut c = json!({
-                    "name": r.get::<_, String>(0),
-                    "type": r.get::<_, String>(1),
-                    "nullable": !r.get::<_, bool>(2),
-                });
-                if let Some(d) = r.get::<_, Option<String>>(3) {
-                    c["default"] = Value::String(d);
-                }
-                match r.get::<_, String>(4).as_str() {
-                    "a" => c["identity"] = json!("always"),
-                    "d" => c["identity"] = json!("by default"),
-                    _ => {}
-                }
-                if r.get::<_, String>(5) == "s" {
-                    c["generated"] = json!("stored");
-                }
-                if let Some(d) = r.get::<_, Option<String>>(6) {
-                    c["comment"] = Value::String(d);
-                }
-                c
-            })
-            .collect(),
-    ))
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let mut c = json!({
+            "name": r.get::<String>("name")?,
+            "type": r.get::<String>("type")?,
+            "nullable": !r.get::<bool>("not_null")?,
+        });
+        if let Some(d) = r.get::<Option<String>>("default_value")? {
+            c["default"] = Value::String(d);
+        }
+        match r.get::<String>("identity")?.as_str() {
+            "a" => c["identity"] = json!("always"),
+            "d" => c["identity"] = json!("by default"),
+            _ => {}
+        }
+        if r.get::<String>("generated")? == "s" {
+            c["generated"] = json!("stored");
+        }
+        if let Some(d) = r.get::<Option<String>>("comment")? {
+            c["comment"] = Value::String(d);
+        }
+        out.push(c);
+    }
+    Ok(Value::Array(out))
 }
 
-async fn primary_key(db: &tokio_postgres::Client, oid: u32) -> Result<Value, ToolError> {
+async fn primary_key(db: &Backend, oid: u32) -> Result<Value, ToolError> {
     let rows = db
         .query(
-            "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+            "SELECT a.attname::text AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
              WHERE i.indrelid = $1 AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)",
             &[&oid],
         )
-        .await
-        .map_err(query_error)?;
-    Ok(Value::Array(
-        rows.iter().map(|r| Value::String(r.get(0))).collect(),
-    ))
+        .await?;
+    rows.iter()
+        .map(|r| r.get::<String>("name").map(Value::String))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Value::Array)
 }
 
 /// Foreign keys where the table is `side` (`conrelid`: outgoing, `confrelid`: incoming).
-async fn foreign_keys(
-    db: &tokio_postgres::Client,
-    oid: u32,
-    side: &str,
-) -> Result<Value, ToolError> {
+async fn foreign_keys(db: &Backend, oid: u32, side: &str) -> Result<Value, ToolError> {
     let sql = format!(
-        "SELECT conname, conrelid::regclass::text, confrelid::regclass::text, pg_get_constraintdef(oid) \
+        "SELECT conname::text AS name, conrelid::regclass::text AS tbl, confrelid::regclass::text AS refs, \
+                pg_get_constraintdef(oid) AS definition \
          FROM pg_constraint WHERE contype = 'f' AND {side} = $1 ORDER BY conname"
     );
-    let rows = db.query(&sql, &[&oid]).await.map_err(query_error)?;
-    Ok(Value::Array(
-        rows.iter()
-            .map(|r| {
-                json!({
-                    "name": r.get::<_, String>(0),
-                    "table": r.get::<_, String>(1),
-                    "references": r.get::<_, String>(2),
-                    "definition": r.get::<_, String>(3),
-                })
-            })
-            .collect(),
-    ))
+    let rows = db.query(&sql, &[&oid]).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(json!({
+            "name": r.get::<String>("name")?,
+            "table": r.get::<String>("tbl")?,
+            "references": r.get::<String>("refs")?,
+            "definition": r.get::<String>("definition")?,
+        }));
+    }
+    Ok(Value::Array(out))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -270,17 +278,17 @@ pub struct DescribeTableArgs {
 
 async fn describe_table(call: Call, a: DescribeTableArgs) -> Result<ToolOutput, ToolError> {
     let schema = a.schema.unwrap_or_else(|| "public".to_owned());
-    let db = call.db().await?;
+    let db = call.sql().await?;
     let row = db
         .query_opt(
-            "SELECT c.oid, c.relkind::text, c.relrowsecurity, c.relforcerowsecurity, pg_total_relation_size(c.oid), \
-                    c.reltuples::bigint, obj_description(c.oid, 'pg_class') \
+            "SELECT c.oid, c.relkind::text AS kind, c.relrowsecurity AS rls, c.relforcerowsecurity AS rls_forced, \
+                    pg_total_relation_size(c.oid) AS size_bytes, c.reltuples::bigint AS rows_estimate, \
+                    obj_description(c.oid, 'pg_class') AS comment \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r','p','v','m','f')",
+             WHERE n.nspname = $1::text AND c.relname = $2::text AND c.relkind IN ('r','p','v','m','f')",
             &[&schema, &a.table],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     let Some(row) = row else {
         return Err(ToolError::new(
             ErrorCode::NotFound,
@@ -290,47 +298,75 @@ async fn describe_table(call: Call, a: DescribeTableArgs) -> Result<ToolOutput, 
             "Use list_tables to see the tables and their schemas; names are case-sensitive.",
         ));
     };
-    let oid: u32 = row.get(0);
-    let indexes = db
+    let oid: u32 = row.get("oid")?;
+    let mut indexes = Vec::new();
+    for r in &db
         .query(
-            "SELECT i.relname, pg_get_indexdef(x.indexrelid), x.indisunique, x.indisprimary \
+            "SELECT i.relname::text AS name, pg_get_indexdef(x.indexrelid) AS definition, x.indisunique AS is_unique, \
+                    x.indisprimary AS is_primary \
              FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = $1 ORDER BY i.relname",
             &[&oid],
         )
-        .await
-        .map_err(query_error)?;
-    let constraints = db
+        .await?
+    {
+        indexes.push(json!({
+            "name": r.get::<String>("name")?, "definition": r.get::<String>("definition")?,
+            "unique": r.get::<bool>("is_unique")?, "primary": r.get::<bool>("is_primary")?}));
+    }
+    let mut constraints = Vec::new();
+    for r in &db
         .query(
-            "SELECT conname, contype::text, pg_get_constraintdef(oid) FROM pg_constraint \
+            "SELECT conname::text AS name, contype::text AS kind, pg_get_constraintdef(oid) AS definition FROM pg_constraint \
              WHERE conrelid = $1 AND contype IN ('p','u','c','x') ORDER BY conname",
             &[&oid],
         )
-        .await
-        .map_err(query_error)?;
-    let triggers = db
+        .await?
+    {
+        constraints.push(json!({
+            "name": r.get::<String>("name")?,
+            "type": match r.get::<String>("kind")?.as_str() { "p" => "primary key", "u" => "unique", "c" => "check", _ => "exclusion" },
+            "definition": r.get::<String>("definition")?}));
+    }
+    let mut triggers = Vec::new();
+    for r in &db
         .query(
-            "SELECT tgname, pg_get_triggerdef(oid), tgenabled::text FROM pg_trigger WHERE tgrelid = $1 AND NOT tgisinternal ORDER BY tgname",
+            "SELECT tgname::text AS name, pg_get_triggerdef(oid) AS definition, tgenabled::text AS enabled \
+             FROM pg_trigger WHERE tgrelid = $1 AND NOT tgisinternal ORDER BY tgname",
             &[&oid],
         )
-        .await
-        .map_err(query_error)?;
-    let policies = db
+        .await?
+    {
+        triggers.push(json!({
+            "name": r.get::<String>("name")?, "definition": r.get::<String>("definition")?,
+            "enabled": r.get::<String>("enabled")? != "D"}));
+    }
+    let mut policies = Vec::new();
+    for r in &db
         .query(
-            "SELECT policyname, permissive, roles::text[], cmd, qual, with_check FROM pg_policies \
-             WHERE schemaname = $1 AND tablename = $2 ORDER BY policyname",
+            "SELECT policyname::text AS name, permissive, roles::text[] AS roles, cmd, qual, with_check FROM pg_policies \
+             WHERE schemaname = $1::text AND tablename = $2::text ORDER BY policyname",
             &[&schema, &a.table],
         )
-        .await
-        .map_err(query_error)?;
-    let grants = db
+        .await?
+    {
+        policies.push(json!({
+            "name": r.get::<String>("name")?, "permissive": r.get::<String>("permissive")? == "PERMISSIVE",
+            "roles": r.get::<Vec<String>>("roles")?, "command": r.get::<String>("cmd")?,
+            "using": r.get::<Option<String>>("qual")?, "with_check": r.get::<Option<String>>("with_check")?}));
+    }
+    let mut grants = Vec::new();
+    for r in &db
         .query(
-            "SELECT grantee, string_agg(privilege_type, ', ' ORDER BY privilege_type) FROM information_schema.role_table_grants \
-             WHERE table_schema = $1 AND table_name = $2 GROUP BY grantee ORDER BY grantee",
+            "SELECT grantee::text AS grantee, string_agg(privilege_type, ', ' ORDER BY privilege_type) AS privileges \
+             FROM information_schema.role_table_grants \
+             WHERE table_schema = $1::text AND table_name = $2::text GROUP BY grantee ORDER BY grantee",
             &[&schema, &a.table],
         )
-        .await
-        .map_err(query_error)?;
-    let kind = match row.get::<_, String>(1).as_str() {
+        .await?
+    {
+        grants.push(json!({"role": r.get::<String>("grantee")?, "privileges": r.get::<String>("privileges")?}));
+    }
+    let kind = match row.get::<String>("kind")?.as_str() {
         "r" => "table",
         "p" => "partitioned table",
         "v" => "view",
@@ -338,35 +374,26 @@ async fn describe_table(call: Call, a: DescribeTableArgs) -> Result<ToolOutput, 
         "f" => "foreign table",
         _ => "relation",
     };
-    Ok(ToolOutput::untrusted(json!({
+    let mut out = ToolOutput::untrusted(json!({
         "schema": schema,
         "name": a.table,
         "kind": kind,
-        "comment": row.get::<_, Option<String>>(6),
-        "rls": {"enabled": row.get::<_, bool>(2), "forced": row.get::<_, bool>(3)},
-        "size_bytes": row.get::<_, i64>(4),
-        "rows_estimate": row.get::<_, i64>(5).max(0),
+        "comment": row.get::<Option<String>>("comment")?,
+        "rls": {"enabled": row.get::<bool>("rls")?, "forced": row.get::<bool>("rls_forced")?},
+        "size_bytes": row.get::<i64>("size_bytes")?,
+        "rows_estimate": row.get::<i64>("rows_estimate")?.max(0),
         "columns": columns(&db, oid).await?,
         "primary_key": primary_key(&db, oid).await?,
-        "indexes": indexes.iter().map(|r| json!({
-            "name": r.get::<_, String>(0), "definition": r.get::<_, String>(1),
-            "unique": r.get::<_, bool>(2), "primary": r.get::<_, bool>(3)})).collect::<Vec<_>>(),
-        "constraints": constraints.iter().map(|r| json!({
-            "name": r.get::<_, String>(0),
-            "type": match r.get::<_, String>(1).as_str() { "p" => "primary key", "u" => "unique", "c" => "check", _ => "exclusion" },
-            "definition": r.get::<_, String>(2)})).collect::<Vec<_>>(),
+        "indexes": indexes,
+        "constraints": constraints,
         "foreign_keys": foreign_keys(&db, oid, "conrelid").await?,
         "referenced_by": foreign_keys(&db, oid, "confrelid").await?,
-        "triggers": triggers.iter().map(|r| json!({
-            "name": r.get::<_, String>(0), "definition": r.get::<_, String>(1),
-            "enabled": r.get::<_, String>(2) != "D"})).collect::<Vec<_>>(),
-        "policies": policies.iter().map(|r| json!({
-            "name": r.get::<_, String>(0), "permissive": r.get::<_, String>(1) == "PERMISSIVE",
-            "roles": r.get::<_, Vec<String>>(2), "command": r.get::<_, String>(3),
-            "using": r.get::<_, Option<String>>(4), "with_check": r.get::<_, Option<String>>(5)})).collect::<Vec<_>>(),
-        "grants": grants.iter().map(|r| json!({
-            "role": r.get::<_, String>(0), "privileges": r.get::<_, String>(1)})).collect::<Vec<_>>(),
-    })))
+        "triggers": triggers,
+        "policies": policies,
+        "grants": grants,
+    }));
+    note_backend(&db, &mut out);
+    Ok(out)
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -448,6 +475,11 @@ async fn execute_sql(call: Call, a: ExecuteSqlArgs) -> Result<ToolOutput, ToolEr
         .unwrap_or(limits.max_rows)
         .clamp(1, limits.max_rows.max(1));
     let budget = (limits.output_budget_bytes / 2).saturating_sub(2048);
+    let backend = call.sql().await?;
+    if backend.kind() != BackendKind::Direct {
+        return execute_remote(&call, &backend, &a, read_only, max_rows, budget).await;
+    }
+    drop(backend);
     let (db, info) = call.state.pools.get_with_info(&call.instance).await?;
     let opts = ExecOptions {
         read_only,
@@ -506,6 +538,88 @@ async fn execute_sql(call: Call, a: ExecuteSqlArgs) -> Result<ToolOutput, ToolEr
     }
     let mut out = ToolOutput::untrusted(data);
     out.warnings = warnings;
+    Ok(out)
+}
+
+/// `execute_sql` through the Management API or the REST RPC: the parameters
+/// are inlined as literals, the remote side runs the SQL in one transaction
+/// (read-only when asked), and the rows it returns go through the same
+/// collector (preview, spill file) as a direct result.
+async fn execute_remote(
+    call: &Call,
+    backend: &Backend,
+    a: &ExecuteSqlArgs,
+    read_only: bool,
+    max_rows: usize,
+    budget: usize,
+) -> Result<ToolOutput, ToolError> {
+    let literals: Vec<String> = a
+        .params
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .map(run::literal)
+        .collect();
+    let sql = inline_params(&a.query, &literals)?;
+    let started = std::time::Instant::now();
+    let rows = backend.remote_rows(&sql, read_only).await?;
+    let duration = started.elapsed();
+    let names: Vec<String> = match rows.first() {
+        Some(Value::Object(m)) => m.keys().cloned().collect(),
+        _ => Vec::new(),
+    };
+    let mut collector = RowCollector::new(
+        call.spill().clone(),
+        a.spill_format.unwrap_or(Format::Jsonl),
+        names.clone(),
+        max_rows,
+        budget,
+    );
+    let count = rows.len();
+    for (i, row) in rows.into_iter().enumerate() {
+        collector.push(row).map_err(|e| {
+            ToolError::new(ErrorCode::Io, "cannot write the result file").reason(e.to_string())
+        })?;
+        if i > 0 && i % 10_000 == 0 {
+            call.progress(i as u64, Some(count as u64), format!("{i} rows read"))
+                .await;
+        }
+    }
+    let collected = collector.finish().map_err(|e| {
+        ToolError::new(ErrorCode::Io, "cannot finish the result file").reason(e.to_string())
+    })?;
+    let columns: Vec<Value> = names
+        .iter()
+        .map(|n| json!({"name": n, "type": null}))
+        .collect();
+    let mut warnings = Vec::new();
+    if let Some(spill) = &collected.spill {
+        warnings.push(format!(
+            "{} rows returned; the first {} are shown, all are in {} (read them with get_result_page)",
+            collected.row_count,
+            collected.rows.len(),
+            spill.path
+        ));
+    }
+    let mut data = json!({
+        "columns": columns,
+        "rows": collected.rows,
+        "row_count": collected.row_count,
+        "truncated": collected.truncated,
+        "duration_ms": (duration.as_secs_f64() * 1e6).round() / 1e3,
+        "read_only": read_only,
+        "backend": backend.kind().as_str(),
+    });
+    if let Some(spill) = collected.spill {
+        data["spill"] = serde_json::to_value(spill).unwrap_or(Value::Null);
+    }
+    let mut out = ToolOutput::untrusted(data);
+    out.warnings = warnings;
+    note_backend(backend, &mut out);
+    out.warnings.push(
+        "through the API, column types, command tags and notices are not available; configure --db-url for them"
+            .into(),
+    );
     Ok(out)
 }
 

@@ -11,12 +11,12 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
-use tokio_postgres::types::{FromSql, ToSql};
-use tokio_postgres::{Client, Row};
+use tokio_postgres::types::FromSql;
 
-use super::database::query_error;
 use super::{Kind, ToolDef, tool};
+use crate::db::backend::{Backend, Param, SqlRow};
 use crate::groups::Group;
 use crate::result::{ErrorCode, ToolError, ToolOutput};
 use crate::server::call::Call;
@@ -178,29 +178,28 @@ impl Page {
 /// Runs `base` (a SELECT using parameters `$1..$n` = `params`) ordered by
 /// `order` (columns as `q.col`) for one page; returns the rows and the total.
 pub(crate) async fn fetch_page(
-    db: &Client,
+    db: &Backend,
     base: &str,
     order: &str,
-    params: &[&(dyn ToSql + Sync)],
+    params: &[&dyn Param],
     page: Page,
-) -> Result<(Vec<Row>, i64), ToolError> {
+) -> Result<(Vec<SqlRow>, i64), ToolError> {
     let n = params.len();
     let sql = format!(
         "SELECT q.*, count(*) OVER () AS total__ FROM ({base}) q ORDER BY {order} LIMIT ${} OFFSET ${}",
         n + 1,
         n + 2
     );
-    let mut all: Vec<&(dyn ToSql + Sync)> = params.to_vec();
+    let mut all: Vec<&dyn Param> = params.to_vec();
     all.push(&page.limit);
     all.push(&page.offset);
-    let rows = db.query(&sql, &all).await.map_err(query_error)?;
+    let rows = db.query(&sql, &all).await?;
     let total = match rows.first() {
         Some(r) => col::<i64>(r, "total__")?,
         None if page.offset > 0 => {
             let row = db
                 .query_one(&format!("SELECT count(*) FROM ({base}) q"), params)
-                .await
-                .map_err(query_error)?;
+                .await?;
             col::<i64>(&row, "count")?
         }
         None => 0,
@@ -210,12 +209,11 @@ pub(crate) async fn fetch_page(
 
 /// One column of a catalog row, as an error instead of a panic when the
 /// server answers with an unexpected shape.
-pub(crate) fn col<'a, T: FromSql<'a>>(row: &'a Row, name: &str) -> Result<T, ToolError> {
-    row.try_get(name).map_err(|e| {
-        ToolError::internal(format!("unexpected value in catalog column `{name}`"))
-            .reason(e.to_string())
-            .suggestion("This PostgreSQL version may answer differently; report the server version (health_check shows it).")
-    })
+pub(crate) fn col<T>(row: &SqlRow, name: &str) -> Result<T, ToolError>
+where
+    T: for<'a> FromSql<'a> + DeserializeOwned,
+{
+    row.get(name)
 }
 
 /// Inserts `key: value` into a JSON object when `value` is present.
@@ -227,7 +225,7 @@ pub(crate) fn put<V: Into<Value>>(obj: &mut Value, key: &str, value: Option<V>) 
 
 /// `not_found` unless every schema in `schemas` exists (names are case-sensitive).
 pub(crate) async fn check_schemas(
-    db: &Client,
+    db: &Backend,
     schemas: Option<&Vec<String>>,
 ) -> Result<(), ToolError> {
     let Some(list) = schemas else {
@@ -243,8 +241,7 @@ pub(crate) async fn check_schemas(
              FROM unnest($1::text[]) s WHERE NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = s)",
             &[list],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     if rows.is_empty() {
         return Ok(());
     }
@@ -275,7 +272,7 @@ pub(crate) async fn check_schemas(
 /// `not_found` unless a table, view or foreign table named `table` exists in
 /// the given schemas (or in any non-system schema).
 async fn check_table(
-    db: &Client,
+    db: &Backend,
     schemas: Option<&Vec<String>>,
     table: Option<&String>,
 ) -> Result<(), ToolError> {
@@ -287,10 +284,7 @@ async fn check_table(
          WHERE c.relname = $2::text AND c.relkind IN ('r','p','v','m','f') AND {}) AS found",
         schema_filter(1, DefaultSchemas::NonSystem)
     );
-    let row = db
-        .query_one(&sql, &[&schemas, table])
-        .await
-        .map_err(query_error)?;
+    let row = db.query_one(&sql, &[&schemas, table]).await?;
     if col::<bool>(&row, "found")? {
         return Ok(());
     }
@@ -338,7 +332,7 @@ pub struct ListSchemasArgs {
 async fn list_schemas(call: Call, a: ListSchemasArgs) -> Result<ToolOutput, ToolError> {
     let page = page(a.offset, a.limit)?;
     check_pattern(&a.name_pattern)?;
-    let db = call.db().await?;
+    let db = call.sql().await?;
     let m = managed_list();
     let base = format!(
         "SELECT n.nspname::text AS name, pg_get_userbyid(n.nspowner)::text AS owner, n.nspname IN {m} AS managed, \
@@ -414,7 +408,7 @@ fn not_extension_member(catalog: &str, oid_expr: &str) -> String {
 async fn list_views(call: Call, a: ListViewsArgs) -> Result<ToolOutput, ToolError> {
     let page = page(a.offset, a.limit)?;
     check_pattern(&a.name_pattern)?;
-    let db = call.db().await?;
+    let db = call.sql().await?;
     check_schemas(&db, a.schemas.as_ref()).await?;
     let option = |name: &str| {
         format!(
@@ -553,7 +547,7 @@ pub struct ListFunctionsArgs {
 async fn list_functions(call: Call, a: ListFunctionsArgs) -> Result<ToolOutput, ToolError> {
     let page = page(a.offset, a.limit)?;
     check_pattern(&a.name_pattern)?;
-    let db = call.db().await?;
+    let db = call.sql().await?;
     check_schemas(&db, a.schemas.as_ref()).await?;
     let base = format!(
         "SELECT n.nspname::text AS schema, p.proname::text AS name, pg_get_function_identity_arguments(p.oid) AS arguments, \
@@ -658,7 +652,7 @@ pub struct ListTriggersArgs {
 
 async fn list_triggers(call: Call, a: ListTriggersArgs) -> Result<ToolOutput, ToolError> {
     let page = page(a.offset, a.limit)?;
-    let db = call.db().await?;
+    let db = call.sql().await?;
     check_schemas(&db, a.schemas.as_ref()).await?;
     check_table(&db, a.schemas.as_ref(), a.table.as_ref()).await?;
     // Clones of a partitioned table's trigger on its partitions are left out.
@@ -743,7 +737,7 @@ pub struct ListPoliciesArgs {
 
 async fn list_policies(call: Call, a: ListPoliciesArgs) -> Result<ToolOutput, ToolError> {
     let page = page(a.offset, a.limit)?;
-    let db = call.db().await?;
+    let db = call.sql().await?;
     check_schemas(&db, a.schemas.as_ref()).await?;
     check_table(&db, a.schemas.as_ref(), a.table.as_ref()).await?;
     let base = format!(
@@ -797,10 +791,7 @@ async fn list_policies(call: Call, a: ListPoliciesArgs) -> Result<ToolOutput, To
         managed = managed_list(),
         exposed = exposed_filter(),
     );
-    let rows = db
-        .query(&sql, &[&a.schemas, &a.table])
-        .await
-        .map_err(query_error)?;
+    let rows = db.query(&sql, &[&a.schemas, &a.table]).await?;
     let mut no_policies = Vec::new();
     let mut rls_off = Vec::new();
     for r in &rows {
@@ -880,7 +871,7 @@ pub struct ListTypesArgs {
 async fn list_types(call: Call, a: ListTypesArgs) -> Result<ToolOutput, ToolError> {
     let page = page(a.offset, a.limit)?;
     check_pattern(&a.name_pattern)?;
-    let db = call.db().await?;
+    let db = call.sql().await?;
     check_schemas(&db, a.schemas.as_ref()).await?;
     let kind: Option<String> = a.kind.map(|k| {
         match k {
@@ -1003,7 +994,7 @@ pub struct ListExtensionsArgs {
 async fn list_extensions(call: Call, a: ListExtensionsArgs) -> Result<ToolOutput, ToolError> {
     let page = page(a.offset, a.limit)?;
     check_pattern(&a.name_pattern)?;
-    let db = call.db().await?;
+    let db = call.sql().await?;
     let base = "SELECT coalesce(e.extname, a.name)::text AS name, e.extversion AS version, en.nspname::text AS schema, \
            a.default_version AS default_version, a.comment AS comment, e.oid IS NOT NULL AS installed \
          FROM pg_extension e FULL JOIN pg_available_extensions a ON a.name = e.extname \
@@ -1020,7 +1011,6 @@ async fn list_extensions(call: Call, a: ListExtensionsArgs) -> Result<ToolOutput
     let installed_count: i64 = db
         .query_one("SELECT count(*) FROM pg_extension", &[])
         .await
-        .map_err(query_error)
         .and_then(|r| col(&r, "count"))?;
     let mut items = Vec::with_capacity(rows.len());
     for r in &rows {
@@ -1069,7 +1059,7 @@ pub struct ListRolesArgs {
 async fn list_roles(call: Call, a: ListRolesArgs) -> Result<ToolOutput, ToolError> {
     let page = page(a.offset, a.limit)?;
     check_pattern(&a.name_pattern)?;
-    let db = call.db().await?;
+    let db = call.sql().await?;
     // pg_roles, never pg_authid: no password hash is ever read.
     let base = "SELECT r.rolname::text AS name, r.rolcanlogin AS login, r.rolsuper AS superuser, \
            r.rolcreaterole AS createrole, r.rolcreatedb AS createdb, r.rolreplication AS replication, \
@@ -1178,7 +1168,7 @@ pub struct AccessMatrixArgs {
 
 async fn schema_access_matrix(call: Call, a: AccessMatrixArgs) -> Result<ToolOutput, ToolError> {
     let page = page(a.offset, a.limit)?;
-    let db = call.db().await?;
+    let db = call.sql().await?;
     check_schemas(&db, a.schemas.as_ref()).await?;
     let extra = a.roles.clone().unwrap_or_default();
     if !extra.is_empty() {
@@ -1187,8 +1177,7 @@ async fn schema_access_matrix(call: Call, a: AccessMatrixArgs) -> Result<ToolOut
                 "SELECT r AS missing FROM unnest($1::text[]) r WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r)",
                 &[&extra],
             )
-            .await
-            .map_err(query_error)?;
+            .await?;
         if !rows.is_empty() {
             let names = rows
                 .iter()
@@ -1212,8 +1201,7 @@ async fn schema_access_matrix(call: Call, a: AccessMatrixArgs) -> Result<ToolOut
             "SELECT rolname::text AS name FROM pg_roles WHERE rolname = ANY($1::text[])",
             &[&wanted],
         )
-        .await
-        .map_err(query_error)?
+        .await?
         .iter()
         .map(|r| col::<String>(r, "name"))
         .collect::<Result<_, _>>()?;
@@ -1252,8 +1240,7 @@ async fn schema_access_matrix(call: Call, a: AccessMatrixArgs) -> Result<ToolOut
              ORDER BY s.i, rr.j",
             &[&names, &roles],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     let mut items: Vec<Value> = Vec::with_capacity(names.len());
     for r in &cells {
         let schema: String = col(r, "schema")?;
@@ -1374,13 +1361,12 @@ async fn check_permissions(call: Call, a: CheckPermissionsArgs) -> Result<ToolOu
                 "Name the role that manages the area, e.g. the role your backend connects as.",
             ));
     }
-    let db = call.db().await?;
+    let db = call.sql().await?;
     let role_name = match a.role {
         Some(r) => r,
         None => db
             .query_one("SELECT current_user::text AS name", &[])
             .await
-            .map_err(query_error)
             .and_then(|r| col::<String>(&r, "name"))?,
     };
     let Some(role) = db
@@ -1391,8 +1377,7 @@ async fn check_permissions(call: Call, a: CheckPermissionsArgs) -> Result<ToolOu
              FROM pg_roles r WHERE r.rolname = $1::text",
             &[&role_name],
         )
-        .await
-        .map_err(query_error)?
+        .await?
     else {
         return Err(ToolError::new(
             ErrorCode::NotFound,
@@ -1432,8 +1417,7 @@ async fn check_permissions(call: Call, a: CheckPermissionsArgs) -> Result<ToolOu
                 "SELECT n.oid, has_schema_privilege($1::oid, n.oid, 'USAGE') AS usage FROM pg_namespace n WHERE n.nspname = $2::text",
                 &[&role_oid, &schema],
             )
-            .await
-            .map_err(query_error)?
+            .await?
         else {
             areas.push(json!({
                 "area": schema,
@@ -1459,8 +1443,7 @@ async fn check_permissions(call: Call, a: CheckPermissionsArgs) -> Result<ToolOu
                      FROM pg_class c WHERE c.relnamespace = $2::oid AND c.relname = $3::text AND c.relkind IN ('r','p','v')",
                     &[&role_oid, &ns_oid, table, &MANAGE_PRIVILEGES.as_slice()],
                 )
-                .await
-                .map_err(query_error)?;
+                .await?;
             let Some(row) = row else {
                 notes.push(format!("table {schema}.{table} does not exist; skipped"));
                 continue;
@@ -1493,8 +1476,7 @@ async fn check_permissions(call: Call, a: CheckPermissionsArgs) -> Result<ToolOu
                      FROM pg_publication p WHERE p.pubname = 'supabase_realtime'",
                     &[&role_oid],
                 )
-                .await
-                .map_err(query_error)?;
+                .await?;
             match publication {
                 None => notes.push(
                     "publication supabase_realtime does not exist, so Postgres Changes deliver nothing: \

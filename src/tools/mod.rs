@@ -2,7 +2,6 @@
 //! schema, and the handler that runs it. One module per feature group
 //! registers its tools here; the server decides which are visible.
 
-pub mod cloud_sql;
 pub mod connection;
 pub mod database;
 pub mod development;

@@ -12,14 +12,12 @@ use std::time::Instant;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio_postgres::Row;
 
-use super::database::query_error;
 use super::introspect::{
     DefaultSchemas, MAX_LIMIT, check_schemas, col, fetch_page, page, plural, put, schema_filter,
 };
 use super::{Kind, ToolDef, tool};
-use crate::db::pool::describe_pg_error;
+use crate::db::backend::{Backend, SqlRow};
 use crate::groups::Group;
 use crate::result::{ErrorCode, ToolError, ToolOutput};
 use crate::server::call::Call;
@@ -49,7 +47,7 @@ pub fn tools() -> Vec<ToolDef> {
 const QUERY_CHARS: i32 = 200;
 
 /// A query text for output: masked when it may carry a secret.
-fn query_text(row: &Row, column: &str) -> Result<Option<String>, ToolError> {
+fn query_text(row: &SqlRow, column: &str) -> Result<Option<String>, ToolError> {
     Ok(col::<Option<String>>(row, column)?.map(|q| mask_literals(&q)))
 }
 
@@ -104,7 +102,7 @@ fn secs(v: Option<f64>) -> Option<f64> {
 pub struct DatabaseStatsArgs {}
 
 async fn database_stats(call: Call, _a: DatabaseStatsArgs) -> Result<ToolOutput, ToolError> {
-    let db = call.db().await?;
+    let db = call.sql().await?;
     let row = db
         .query_one(
             "SELECT current_database()::text AS name, pg_database_size(current_database()) AS size_bytes, \
@@ -119,8 +117,7 @@ async fn database_stats(call: Call, _a: DatabaseStatsArgs) -> Result<ToolOutput,
              FROM pg_stat_database d WHERE d.datname = current_database()",
             &[],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     let bloat = db
         .query(
             "SELECT schemaname::text AS schema, relname::text AS tbl, n_live_tup AS live, n_dead_tup AS dead, \
@@ -130,8 +127,7 @@ async fn database_stats(call: Call, _a: DatabaseStatsArgs) -> Result<ToolOutput,
              FROM pg_stat_user_tables WHERE n_dead_tup > 0 ORDER BY n_dead_tup DESC, 1, 2 LIMIT 10",
             &[],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     let long = db
         .query(
             "SELECT pid, usename::text AS role, datname::text AS database, state, \
@@ -142,8 +138,7 @@ async fn database_stats(call: Call, _a: DatabaseStatsArgs) -> Result<ToolOutput,
              ORDER BY query_start LIMIT 5",
             &[&QUERY_CHARS],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
 
     let mut tables = Vec::with_capacity(bloat.len());
     for r in &bloat {
@@ -242,7 +237,7 @@ async fn monitor_connections(
     a: MonitorConnectionsArgs,
 ) -> Result<ToolOutput, ToolError> {
     let page = page(a.offset, a.limit)?;
-    let db = call.db().await?;
+    let db = call.sql().await?;
     let summary = db
         .query_one(
             "SELECT count(*) AS total, \
@@ -255,16 +250,14 @@ async fn monitor_connections(
              FROM pg_stat_activity WHERE backend_type = 'client backend'",
             &[&IDLE_TX_WARN_SECS],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     let states = db
         .query(
             "SELECT coalesce(state, 'unknown') AS state, count(*) AS n FROM pg_stat_activity \
              WHERE backend_type = 'client backend' GROUP BY 1 ORDER BY 2 DESC, 1",
             &[],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     let base = "SELECT coalesce(usename::text, 'unknown') AS role, coalesce(application_name, '') AS application, \
            coalesce(host(client_addr), 'local') AS client, coalesce(state, 'unknown') AS state, count(*) AS n, \
            max(extract(epoch FROM now() - state_change))::float8 AS longest_in_state \
@@ -286,8 +279,7 @@ async fn monitor_connections(
              ORDER BY state_change LIMIT 1",
             &[&QUERY_CHARS],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
 
     let total: i64 = col(&summary, "total")?;
     let max: i32 = col(&summary, "max_connections")?;
@@ -408,7 +400,7 @@ const XID_LIMIT: f64 = 2_147_483_648.0;
 
 async fn health_check(call: Call, _a: HealthCheckArgs) -> Result<ToolOutput, ToolError> {
     let started = Instant::now();
-    let db = match call.db().await {
+    let db = match call.sql().await {
         Ok(db) => db,
         Err(e) if e.code == ErrorCode::NotConfigured => return Err(e),
         Err(e) => {
@@ -424,7 +416,7 @@ async fn health_check(call: Call, _a: HealthCheckArgs) -> Result<ToolOutput, Too
     };
     let connect_ms = started.elapsed().as_secs_f64() * 1000.0;
     let ping = Instant::now();
-    db.simple_query("SELECT 1").await.map_err(query_error)?;
+    db.query("SELECT 1", &[]).await?;
     let latency_ms = (ping.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
 
     let mut verdict = Verdict {
@@ -446,8 +438,7 @@ async fn health_check(call: Call, _a: HealthCheckArgs) -> Result<ToolOutput, Too
                current_setting('superuser_reserved_connections')::int4 AS reserved",
             &[],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     let in_recovery: bool = col(&info, "in_recovery")?;
     let connections: i64 = col(&info, "connections")?;
     let max_connections: i32 = col(&info, "max_connections")?;
@@ -483,8 +474,7 @@ async fn health_check(call: Call, _a: HealthCheckArgs) -> Result<ToolOutput, Too
              FROM pg_replication_slots ORDER BY 1",
             &[],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     let mut slots = Vec::with_capacity(slot_rows.len());
     for r in &slot_rows {
         let name: String = col(r, "name")?;
@@ -519,8 +509,7 @@ async fn health_check(call: Call, _a: HealthCheckArgs) -> Result<ToolOutput, Too
              FROM pg_stat_replication ORDER BY 1",
             &[],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     let mut replicas = Vec::with_capacity(replica_rows.len());
     for r in &replica_rows {
         let app: String = col(r, "application_name")?;
@@ -554,8 +543,7 @@ async fn health_check(call: Call, _a: HealthCheckArgs) -> Result<ToolOutput, Too
              ORDER BY waiting DESC NULLS LAST LIMIT 20",
             &[&QUERY_CHARS],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     let mut blocked = Vec::with_capacity(blocked_rows.len());
     let mut blockers: Vec<i32> = Vec::new();
     let mut longest_wait = 0.0f64;
@@ -584,8 +572,7 @@ async fn health_check(call: Call, _a: HealthCheckArgs) -> Result<ToolOutput, Too
              FROM pg_stat_activity WHERE pid = ANY($1::int4[]) ORDER BY pid",
             &[&blockers, &QUERY_CHARS],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     let mut blocking = Vec::with_capacity(blocker_rows.len());
     for r in &blocker_rows {
         blocking.push(json!({
@@ -621,8 +608,7 @@ async fn health_check(call: Call, _a: HealthCheckArgs) -> Result<ToolOutput, Too
              ORDER BY xact_start LIMIT 10",
             &[&QUERY_CHARS],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     let mut old = Vec::with_capacity(old_rows.len());
     for r in &old_rows {
         old.push(json!({
@@ -652,8 +638,7 @@ async fn health_check(call: Call, _a: HealthCheckArgs) -> Result<ToolOutput, Too
              ORDER BY age(datfrozenxid) DESC LIMIT 1",
             &[],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     let xid_age: i64 = col(&wrap, "xid_age")?;
     let wrap_db: String = col(&wrap, "database")?;
     let wrap_percent = (xid_age as f64 * 1000.0 / XID_LIMIT).round() / 10.0;
@@ -729,7 +714,7 @@ const SEQ_MIN_SCANS: i64 = 50;
 
 async fn index_advice(call: Call, a: IndexAdviceArgs) -> Result<ToolOutput, ToolError> {
     let limit = page(None, Some(a.limit.unwrap_or(20)))?.limit;
-    let db = call.db().await?;
+    let db = call.sql().await?;
     check_schemas(&db, a.schemas.as_ref()).await?;
     let scope = schema_filter(1, DefaultSchemas::User);
     let mut warnings = Vec::new();
@@ -760,8 +745,7 @@ async fn index_advice(call: Call, a: IndexAdviceArgs) -> Result<ToolOutput, Tool
             ),
             &[&a.schemas, &limit],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     let mut unused = Vec::with_capacity(rows.len());
     let mut total = 0;
     for r in &rows {
@@ -805,8 +789,7 @@ async fn index_advice(call: Call, a: IndexAdviceArgs) -> Result<ToolOutput, Tool
             ),
             &[&a.schemas, &limit],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     let mut duplicates = Vec::with_capacity(rows.len());
     let mut total = 0;
     for r in &rows {
@@ -861,8 +844,7 @@ async fn index_advice(call: Call, a: IndexAdviceArgs) -> Result<ToolOutput, Tool
             ),
             &[&a.schemas, &limit],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     let mut fks = Vec::with_capacity(rows.len());
     let mut total = 0;
     for r in &rows {
@@ -892,8 +874,7 @@ async fn index_advice(call: Call, a: IndexAdviceArgs) -> Result<ToolOutput, Tool
             ),
             &[&a.schemas, &limit, &SEQ_MIN_SCANS, &SEQ_MIN_ROWS],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     let mut seq = Vec::with_capacity(rows.len());
     let mut total = 0;
     for r in &rows {
@@ -922,7 +903,6 @@ async fn index_advice(call: Call, a: IndexAdviceArgs) -> Result<ToolOutput, Tool
             &[],
         )
         .await
-        .map_err(query_error)
         .and_then(|r| col(&r, "reset"))?;
 
     let mut data = json!({
@@ -949,17 +929,14 @@ async fn index_advice(call: Call, a: IndexAdviceArgs) -> Result<ToolOutput, Tool
 
 /// The 5 statements with the most total execution time, when
 /// pg_stat_statements is installed and loaded; else a note saying why not.
-async fn top_queries(
-    db: &tokio_postgres::Client,
-) -> Result<(Vec<Value>, Option<String>), ToolError> {
+async fn top_queries(db: &Backend) -> Result<(Vec<Value>, Option<String>), ToolError> {
     let schema = db
         .query_opt(
             "SELECT quote_ident(n.nspname) AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace \
              WHERE e.extname = 'pg_stat_statements'",
             &[],
         )
-        .await
-        .map_err(query_error)?;
+        .await?;
     let Some(schema) = schema else {
         return Ok((
             Vec::new(),
@@ -980,7 +957,7 @@ async fn top_queries(
                 Vec::new(),
                 Some(format!(
                     "installed but not readable: {} (it must be in shared_preload_libraries, and the role needs pg_read_all_stats to see every query)",
-                    describe_pg_error(&e)
+                    e.reason.as_deref().unwrap_or(&e.message)
                 )),
             ));
         }

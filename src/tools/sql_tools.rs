@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::database::canceller;
 use super::{Kind, ToolDef, tool};
+use crate::db::backend::{Backend, inline_params};
 use crate::groups::Group;
 use crate::result::{ToolError, ToolOutput};
 use crate::server::call::Call;
@@ -54,6 +55,64 @@ async fn validate_sql(_call: Call, a: ValidateSqlArgs) -> Result<ToolOutput, Too
         out = out.warn("the SQL has no statement (only whitespace or comments)");
     }
     Ok(out)
+}
+
+/// `EXPLAIN (FORMAT JSON ...)` through the Management API or the REST RPC,
+/// always in a read-only transaction; parameters are inlined.
+async fn explain_remote(
+    backend: &Backend,
+    statement: &str,
+    opts: &run::ExplainOptions,
+) -> Result<(Value, Vec<run::TableSize>), ToolError> {
+    let literals: Vec<String> = opts
+        .params
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .map(run::literal)
+        .collect();
+    let statement = inline_params(statement, &literals)?;
+    let flag = |b: bool| if b { "true" } else { "false" };
+    let sql = format!(
+        "EXPLAIN (FORMAT JSON, ANALYZE {}, BUFFERS {}, VERBOSE {}, SETTINGS {}) {statement}",
+        flag(opts.analyze),
+        flag(opts.buffers),
+        flag(opts.verbose),
+        flag(opts.settings)
+    );
+    let rows = backend.remote_rows(&sql, true).await?;
+    let plan = rows
+        .first()
+        .and_then(|r| r.get("QUERY PLAN"))
+        .map(|p| match p {
+            // Some paths send the json column as text.
+            Value::String(t) => serde_json::from_str(t).unwrap_or(Value::Null),
+            other => other.clone(),
+        })
+        .filter(|p| !p.is_null())
+        .ok_or_else(|| {
+            ToolError::internal("EXPLAIN returned no JSON plan").suggestion(
+                "Over the REST API, run provision_execute_sql again: older versions of the helper function cannot return plans.",
+            )
+        })?;
+    let names = plan::seq_scan_tables(&plan);
+    let mut sizes = Vec::new();
+    if !names.is_empty() {
+        match backend.query(run::TABLE_SIZES_SQL, &[&names]).await {
+            Ok(rows) => {
+                for r in rows {
+                    sizes.push(run::TableSize {
+                        schema: r.get("schema").unwrap_or_default(),
+                        name: r.get("name").unwrap_or_default(),
+                        rows: r.get("rows").unwrap_or(0.0),
+                        bytes: r.get("bytes").unwrap_or(0),
+                    });
+                }
+            }
+            Err(e) => tracing::debug!("table sizes for the plan summary: {}", e.message),
+        }
+    }
+    Ok((plan, sizes))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -132,9 +191,26 @@ async fn explain_query(call: Call, a: ExplainQueryArgs) -> Result<ToolOutput, To
         params: a.params,
         canceller: canceller(&call),
     };
-    let db = call.db().await?;
-    let (plan_json, sizes) =
-        run::explain(db, &a.query, &c, &opts, &call.cancel, plan::seq_scan_tables).await?;
+    let backend = call.sql().await?;
+    let (plan_json, sizes) = match backend {
+        Backend::Direct(db) => {
+            run::explain(db, &a.query, &c, &opts, &call.cancel, plan::seq_scan_tables).await?
+        }
+        remote => {
+            if a.analyze && writes {
+                return Err(ToolError::invalid(format!(
+                    "EXPLAIN ANALYZE of {} needs a direct database connection",
+                    s.kind
+                ))
+                .reason(
+                    "through the API the statement cannot run in a transaction that is rolled back",
+                )
+                .suggestion("Explain without `analyze`, or configure a database URL (--db-url)."));
+            }
+            let text = a.query.get(s.start..s.end).unwrap_or(&a.query);
+            explain_remote(&remote, text, &opts).await?
+        }
+    };
     let summary = plan::summarize(&plan_json, a.analyze, &sizes);
     let mut out = ToolOutput::untrusted(json!({
         "summary": summary,
