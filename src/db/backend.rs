@@ -63,6 +63,10 @@ pub struct RemoteLimits {
 /// The SQL path of one tool call.
 pub enum Backend {
     Direct(Object),
+    /// A direct connection through a transaction-mode pooler: no named
+    /// prepared statements, so catalog queries go as one simple-protocol
+    /// statement with inlined parameters, their rows aggregated to JSON.
+    Pooled(Object),
     Management(ManagementTarget, RemoteLimits),
     Rest(RpcClient, RemoteLimits),
 }
@@ -309,6 +313,22 @@ impl SqlRow {
     }
 }
 
+/// Runs one SELECT over the simple query protocol (nothing prepared) with
+/// its rows aggregated into one JSON text value, and parses them.
+async fn pooled_rows(db: &Object, select: &str) -> Result<Vec<Value>, ToolError> {
+    let body = select.trim().trim_end_matches(';');
+    let wrapped = format!("SELECT coalesce(pg_catalog.json_agg(q), '[]')::text FROM ({body}\n) q");
+    let messages = db.simple_query(&wrapped).await.map_err(|e| pg_error(&e))?;
+    let text = messages.iter().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+        _ => None,
+    });
+    match text.map(|t| serde_json::from_str::<Value>(&t)) {
+        Some(Ok(Value::Array(rows))) => Ok(rows),
+        _ => Err(ToolError::internal("the catalog query gave no JSON rows")),
+    }
+}
+
 fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -331,7 +351,7 @@ fn unexpected(name: &str, why: &str) -> ToolError {
 impl Backend {
     pub fn kind(&self) -> BackendKind {
         match self {
-            Backend::Direct(_) => BackendKind::Direct,
+            Backend::Direct(_) | Backend::Pooled(_) => BackendKind::Direct,
             Backend::Management(..) => BackendKind::ManagementApi,
             Backend::Rest(..) => BackendKind::RestRpc,
         }
@@ -340,7 +360,7 @@ impl Backend {
     /// The direct connection, when this backend is one.
     pub fn direct(&self) -> Option<&Object> {
         match self {
-            Backend::Direct(db) => Some(db),
+            Backend::Direct(db) | Backend::Pooled(db) => Some(db),
             _ => None,
         }
     }
@@ -356,7 +376,10 @@ impl Backend {
             _ => {
                 let literals: Vec<String> = params.iter().map(|p| p.literal()).collect();
                 let sql = inline_params(sql, &literals)?;
-                let rows = self.remote_rows(&sql, true).await?;
+                let rows = match self {
+                    Backend::Pooled(db) => pooled_rows(db, &sql).await?,
+                    _ => self.remote_rows(&sql, true).await?,
+                };
                 rows.into_iter()
                     .map(|r| match r {
                         Value::Object(m) => Ok(SqlRow::Json(m)),
@@ -394,7 +417,7 @@ impl Backend {
     /// callers stream from the connection instead.
     pub async fn remote_rows(&self, sql: &str, read_only: bool) -> Result<Vec<Value>, ToolError> {
         match self {
-            Backend::Direct(_) => Err(ToolError::internal(
+            Backend::Direct(_) | Backend::Pooled(_) => Err(ToolError::internal(
                 "remote_rows called on a direct connection",
             )),
             Backend::Management(t, limits) => {

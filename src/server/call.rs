@@ -71,7 +71,12 @@ impl Call {
     pub async fn sql(&self) -> Result<Backend, ToolError> {
         let inst = &self.instance;
         if inst.db_url.is_some() || inst.pooler_url.is_some() {
-            return Ok(Backend::Direct(self.db().await?));
+            let db = self.db().await?;
+            return Ok(if self.state.pools.is_pooled(inst) {
+                Backend::Pooled(db)
+            } else {
+                Backend::Direct(db)
+            });
         }
         let limits = RemoteLimits {
             timeout: self.timeout,

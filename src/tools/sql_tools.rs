@@ -193,7 +193,7 @@ async fn explain_query(call: Call, a: ExplainQueryArgs) -> Result<ToolOutput, To
     };
     let backend = call.sql().await?;
     let (plan_json, sizes) = match backend {
-        Backend::Direct(db) => {
+        Backend::Direct(db) | Backend::Pooled(db) => {
             run::explain(db, &a.query, &c, &opts, &call.cancel, plan::seq_scan_tables).await?
         }
         remote => {
