@@ -238,7 +238,7 @@ pub fn find_binaries(explicit: Option<&Path>) -> Result<PgBinaries, ClusterError
 }
 
 /// Subdirectories of `base` named `<prefix><version>`, highest version first.
-fn versioned_dirs(base: &Path, prefix: &str) -> Vec<PathBuf> {
+pub(crate) fn versioned_dirs(base: &Path, prefix: &str) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(base) else {
         return Vec::new();
     };

@@ -1,0 +1,914 @@
+//! The byte pipelines of a backup and a restore, run on blocking threads:
+//!
+//! - [`write_backup`]: `pg_dump` stdout → [`compress`] → [`crypt`]
+//!   (optional) → SHA-256 and byte count → a temporary file next to the
+//!   destination (a name starting with `.` and ending in `.partial`).
+//!   The caller verifies it ([`verify_file`]) and moves it into place with
+//!   [`commit`]; on any failure the temporary file is removed.
+//! - [`verify_file`]: re-reads a stored file, checking its hash, that it
+//!   decrypts (every chunk authenticated, none missing) and decompresses,
+//!   and that `pg_restore --list` accepts a custom-format archive.
+//! - [`restore_file`]: the file → decryption → decompression → `pg_restore`
+//!   (custom format) or `psql` (plain), streamed through stdin; a parallel
+//!   restore (`jobs > 1`) first spools the archive to a temporary file,
+//!   because `pg_restore -j` cannot read stdin.
+//!
+//! Passwords reach the PostgreSQL programs through `PGPASSWORD`, never the
+//! command line. Memory stays bounded by the stage buffers.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+
+use sha2::{Digest, Sha256};
+
+use super::compress::{self, Compression};
+use super::crypt::{self, EncryptOptions, EncryptWriter, KeySource};
+use super::manifest::DumpFormat;
+use super::pgtools::PgTools;
+use crate::db::connstr::ConnParams;
+
+/// Bytes moved per read.
+const BUF: usize = 1 << 20;
+/// Stderr kept from a PostgreSQL program for error messages.
+const STDERR_TAIL: usize = 8 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("cannot start {program}: {message}")]
+    Spawn { program: String, message: String },
+    #[error("{program} failed ({status}): {stderr}")]
+    Program {
+        program: String,
+        status: String,
+        stderr: String,
+    },
+    #[error("cannot write the backup file {path}: {message}")]
+    Write { path: String, message: String },
+    #[error("cannot read the backup file {path}: {message}")]
+    Read { path: String, message: String },
+    #[error("{0}")]
+    Crypt(#[from] crypt::CryptError),
+    #[error("{0}")]
+    Compress(#[from] compress::CompressError),
+    #[error("the backup file is damaged: {0}")]
+    Damaged(String),
+    #[error(
+        "the backup file's SHA-256 is {actual}, the manifest says {expected}: the file was changed or replaced"
+    )]
+    HashMismatch { expected: String, actual: String },
+    #[error("this backup is encrypted: pass the passphrase or the key file it was made with")]
+    KeyNeeded,
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// What `pg_dump` writes.
+#[derive(Debug, Clone, Default)]
+pub struct DumpSpec {
+    pub schema_only: bool,
+    pub data_only: bool,
+    pub format: Format,
+    pub schemas: Vec<String>,
+    pub exclude_schemas: Vec<String>,
+    pub tables: Vec<String>,
+    pub exclude_tables: Vec<String>,
+    /// A snapshot exported by a transaction that stays open during the dump.
+    pub snapshot: Option<String>,
+}
+
+/// Archive format (mirrors the manifest's).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Format {
+    #[default]
+    Custom,
+    Plain,
+}
+
+impl From<Format> for DumpFormat {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Custom => DumpFormat::Custom,
+            Format::Plain => DumpFormat::Plain,
+        }
+    }
+}
+
+impl From<DumpFormat> for Format {
+    fn from(f: DumpFormat) -> Self {
+        match f {
+            DumpFormat::Custom => Format::Custom,
+            DumpFormat::Plain => Format::Plain,
+        }
+    }
+}
+
+/// The result of [`write_backup`].
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The temporary file holding the backup.
+    pub temp: PathBuf,
+    pub raw_bytes: u64,
+    pub stored_bytes: u64,
+    pub sha256: String,
+}
+
+/// Command-line arguments and environment that connect a PostgreSQL
+/// program to `conn` (the password only in the environment).
+pub fn connection(conn: &ConnParams) -> (Vec<String>, Vec<(String, String)>) {
+    let mut args = vec![
+        format!("--host={}", conn.host),
+        format!("--port={}", conn.port),
+        format!("--username={}", conn.user_or_default()),
+    ];
+    if let Some(db) = &conn.dbname {
+        args.push(format!("--dbname={db}"));
+    }
+    let mut env = vec![
+        ("PGAPPNAME".to_owned(), "supabase-mcp".to_owned()),
+        ("PGSSLMODE".to_owned(), conn.sslmode.name().to_owned()),
+        ("PGCONNECT_TIMEOUT".to_owned(), "10".to_owned()),
+    ];
+    if let Some(p) = &conn.password {
+        env.push(("PGPASSWORD".to_owned(), p.expose().to_owned()));
+    }
+    if let Some(root) = &conn.sslrootcert {
+        env.push(("PGSSLROOTCERT".to_owned(), root.clone()));
+    }
+    if let Some(options) = &conn.options {
+        env.push(("PGOPTIONS".to_owned(), options.clone()));
+    }
+    (args, env)
+}
+
+/// `pg_dump` arguments for `spec` (output to stdout, no compression of its own).
+pub fn dump_args(spec: &DumpSpec) -> Vec<String> {
+    let mut args = vec![
+        match spec.format {
+            Format::Custom => "--format=custom".to_owned(),
+            Format::Plain => "--format=plain".to_owned(),
+        },
+        "--no-password".to_owned(),
+    ];
+    if spec.format == Format::Custom {
+        args.push("--compress=0".to_owned());
+    }
+    if spec.schema_only {
+        args.push("--schema-only".to_owned());
+    }
+    if spec.data_only {
+        args.push("--data-only".to_owned());
+    }
+    for s in &spec.schemas {
+        args.push(format!("--schema={s}"));
+    }
+    for s in &spec.exclude_schemas {
+        args.push(format!("--exclude-schema={s}"));
+    }
+    for t in &spec.tables {
+        args.push(format!("--table={t}"));
+    }
+    for t in &spec.exclude_tables {
+        args.push(format!("--exclude-table={t}"));
+    }
+    if let Some(s) = &spec.snapshot {
+        args.push(format!("--snapshot={s}"));
+    }
+    args
+}
+
+/// Counts and hashes what passes through.
+struct Hashing<W> {
+    inner: W,
+    hash: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// The encryption stage, present or not.
+enum Sink<W: Write> {
+    Plain(W),
+    Encrypted(Box<EncryptWriter<W>>),
+}
+
+impl<W: Write> Write for Sink<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Plain(w) => w.write(buf),
+            Sink::Encrypted(w) => w.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Plain(w) => w.flush(),
+            Sink::Encrypted(w) => w.flush(),
+        }
+    }
+}
+
+impl<W: Write> Sink<W> {
+    fn finish(self) -> Result<W, PipelineError> {
+        match self {
+            Sink::Plain(w) => Ok(w),
+            Sink::Encrypted(w) => Ok(w.finish()?),
+        }
+    }
+}
+
+/// Keeps the last [`STDERR_TAIL`] bytes of a program's stderr.
+fn collect_stderr(child: &mut Child) -> Option<JoinHandle<String>> {
+    let mut err = child.stderr.take()?;
+    Some(std::thread::spawn(move || {
+        let mut tail: Vec<u8> = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = err.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            tail.extend_from_slice(&buf[..n]);
+            if tail.len() > 2 * STDERR_TAIL {
+                tail.drain(..tail.len() - STDERR_TAIL);
+            }
+        }
+        let start = tail.len().saturating_sub(STDERR_TAIL);
+        String::from_utf8_lossy(&tail[start..]).trim().to_owned()
+    }))
+}
+
+fn join_stderr(h: Option<JoinHandle<String>>) -> String {
+    h.and_then(|h| h.join().ok()).unwrap_or_default()
+}
+
+fn spawn(
+    program: &Path,
+    args: &[String],
+    env: &[(String, String)],
+    stdin: Stdio,
+    stdout: Stdio,
+) -> Result<Child, PipelineError> {
+    Command::new(program)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env_remove("PGSERVICE")
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| PipelineError::Spawn {
+            program: program.display().to_string(),
+            message: e.to_string(),
+        })
+}
+
+fn program_failed(
+    program: &Path,
+    status: std::process::ExitStatus,
+    stderr: String,
+) -> PipelineError {
+    PipelineError::Program {
+        program: program
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        status: status.to_string(),
+        stderr: if stderr.is_empty() {
+            "no error output".to_owned()
+        } else {
+            stderr
+        },
+    }
+}
+
+/// The temporary name of `final_path` (same directory, hidden, `.partial`).
+pub fn temp_path(final_path: &Path) -> PathBuf {
+    let name = final_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "backup".to_owned());
+    final_path.with_file_name(format!(".{name}.partial"))
+}
+
+/// Runs `pg_dump` and writes its output, compressed and (with `key`)
+/// encrypted, to the temporary name of `final_path`. `progress` counts the
+/// raw bytes read so far. On error the temporary file is removed and
+/// `pg_dump` is killed.
+#[allow(clippy::too_many_arguments)]
+pub fn write_backup(
+    tools: &PgTools,
+    conn: &ConnParams,
+    spec: &DumpSpec,
+    compression: &Compression,
+    key: Option<(&KeySource, EncryptOptions)>,
+    final_path: &Path,
+    cancel: &AtomicBool,
+    progress: &AtomicU64,
+) -> Result<Written, PipelineError> {
+    let temp = temp_path(final_path);
+    let (mut args, env) = connection(conn);
+    args.extend(dump_args(spec));
+    let mut child = spawn(
+        &tools.pg_dump.path,
+        &args,
+        &env,
+        Stdio::null(),
+        Stdio::piped(),
+    )?;
+    let stderr = collect_stderr(&mut child);
+    let result = pump_dump(&mut child, compression, key, &temp, cancel, progress);
+    let result = match result {
+        Ok(w) => match child.wait() {
+            Ok(status) if status.success() => {
+                let _ = join_stderr(stderr);
+                Ok(w)
+            }
+            Ok(status) => Err(program_failed(
+                &tools.pg_dump.path,
+                status,
+                join_stderr(stderr),
+            )),
+            Err(e) => Err(PipelineError::Spawn {
+                program: "pg_dump".into(),
+                message: e.to_string(),
+            }),
+        },
+        Err(e) => {
+            let _ = child.kill();
+            let status = child.wait();
+            let text = join_stderr(stderr);
+            match (e, status) {
+                // A broken pipe on our side means pg_dump died: its error says why.
+                (PipelineError::Cancelled, _) => Err(PipelineError::Cancelled),
+                (e, Ok(status)) if !status.success() && !text.is_empty() => {
+                    let _ = e;
+                    Err(program_failed(&tools.pg_dump.path, status, text))
+                }
+                (e, _) => Err(e),
+            }
+        }
+    };
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+fn pump_dump(
+    child: &mut Child,
+    compression: &Compression,
+    key: Option<(&KeySource, EncryptOptions)>,
+    temp: &Path,
+    cancel: &AtomicBool,
+    progress: &AtomicU64,
+) -> Result<Written, PipelineError> {
+    let write_err = |e: io::Error| PipelineError::Write {
+        path: temp.display().to_string(),
+        message: e.to_string(),
+    };
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(temp)
+        .map_err(write_err)?;
+    let hashing = Hashing {
+        inner: BufWriter::with_capacity(BUF, file),
+        hash: Sha256::new(),
+        bytes: 0,
+    };
+    let sink = match key {
+        Some((k, options)) => {
+            Sink::Encrypted(Box::new(EncryptWriter::with_options(hashing, k, &options)?))
+        }
+        None => Sink::Plain(hashing),
+    };
+    let mut encoder = compress::encoder(compression, sink)?;
+    let mut out = child.stdout.take().ok_or_else(|| PipelineError::Spawn {
+        program: "pg_dump".into(),
+        message: "no stdout".into(),
+    })?;
+    let mut buf = vec![0u8; BUF];
+    let mut raw: u64 = 0;
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(PipelineError::Cancelled);
+        }
+        let n = match out.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(PipelineError::Spawn {
+                    program: "pg_dump".into(),
+                    message: format!("reading its output: {e}"),
+                });
+            }
+        };
+        raw += n as u64;
+        progress.store(raw, Ordering::Relaxed);
+        encoder.write_all(&buf[..n]).map_err(write_err)?;
+    }
+    let sink = encoder.finish().map_err(write_err)?;
+    let mut hashing = sink.finish()?;
+    hashing.flush().map_err(write_err)?;
+    let file = hashing
+        .inner
+        .into_inner()
+        .map_err(|e| write_err(e.into_error()))?;
+    file.sync_all().map_err(write_err)?;
+    Ok(Written {
+        temp: temp.to_path_buf(),
+        raw_bytes: raw,
+        stored_bytes: hashing.bytes,
+        sha256: hex::encode(hashing.hash.finalize()),
+    })
+}
+
+/// Moves a verified temporary file to its final name and makes the rename
+/// durable.
+pub fn commit(temp: &Path, final_path: &Path) -> Result<(), PipelineError> {
+    let err = |e: io::Error| PipelineError::Write {
+        path: final_path.display().to_string(),
+        message: e.to_string(),
+    };
+    fs::rename(temp, final_path).map_err(err)?;
+    if let Some(dir) = final_path.parent()
+        && let Ok(d) = File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// What [`verify_file`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub sha256: String,
+    pub stored_bytes: u64,
+    pub raw_bytes: u64,
+    pub encrypted: bool,
+    /// Entries in the archive's table of contents (custom format).
+    pub toc_entries: Option<u64>,
+}
+
+/// Opens a stored backup as a stream of the raw `pg_dump` output, hashing
+/// the stored bytes as they are read.
+fn open_decoded(
+    path: &Path,
+    key: Option<&KeySource>,
+) -> Result<(Box<dyn Read + Send>, FileDigest, bool), PipelineError> {
+    let read_err = |e: io::Error| PipelineError::Read {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let file = File::open(path).map_err(read_err)?;
+    let mut prefix = [0u8; 16];
+    let n = {
+        let mut f = &file;
+        let mut filled = 0;
+        while filled < prefix.len() {
+            match f.read(&mut prefix[filled..]) {
+                Ok(0) => break,
+                Ok(k) => filled += k,
+                Err(e) => return Err(read_err(e)),
+            }
+        }
+        filled
+    };
+    let file = File::open(path).map_err(read_err)?;
+    let encrypted = crypt::is_encrypted(&prefix[..n]);
+    let done = Arc::new(std::sync::Mutex::new(None));
+    let hashing = HashingReader {
+        inner: io::BufReader::with_capacity(BUF, file),
+        hash: Some(Sha256::new()),
+        bytes: 0,
+        done: done.clone(),
+    };
+    let plain: Box<dyn Read + Send> = if encrypted {
+        let Some(k) = key else {
+            return Err(PipelineError::KeyNeeded);
+        };
+        Box::new(crypt::DecryptReader::new(hashing, k)?)
+    } else {
+        Box::new(hashing)
+    };
+    let decoded = compress::decoder_detect(plain)?;
+    Ok((Box::new(decoded), done, encrypted))
+}
+
+/// SHA-256 (hex) and size of a file, published when it has been read to the end.
+type FileDigest = Arc<std::sync::Mutex<Option<(String, u64)>>>;
+
+/// Hashes what is read and publishes the digest at end of input.
+struct HashingReader<R> {
+    inner: R,
+    hash: Option<Sha256>,
+    bytes: u64,
+    done: FileDigest,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(h) = &mut self.hash {
+            h.update(&buf[..n]);
+            self.bytes += n as u64;
+            if n == 0
+                && !buf.is_empty()
+                && let Some(h) = self.hash.take()
+                && let Ok(mut d) = self.done.lock()
+            {
+                *d = Some((hex::encode(h.finalize()), self.bytes));
+            }
+        }
+        Ok(n)
+    }
+}
+
+fn damaged(e: io::Error) -> PipelineError {
+    // The decryptor and decompressor report damage as io::Errors.
+    match crypt::CryptError::from(e) {
+        crypt::CryptError::Io(e) => PipelineError::Damaged(e.to_string()),
+        other => PipelineError::Crypt(other),
+    }
+}
+
+/// Reads all of `reader` into `sink`; when `sink` stops accepting (a
+/// program exited early), keeps reading to the end so the whole file is
+/// still checked. Returns the raw byte count.
+fn drain_into(
+    reader: &mut dyn Read,
+    sink: &mut dyn Write,
+    cancel: &AtomicBool,
+) -> Result<u64, PipelineError> {
+    let mut buf = vec![0u8; BUF];
+    let mut total = 0u64;
+    let mut sink_open = true;
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(PipelineError::Cancelled);
+        }
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(damaged(e)),
+        };
+        total += n as u64;
+        if sink_open && sink.write_all(&buf[..n]).is_err() {
+            sink_open = false;
+        }
+    }
+    Ok(total)
+}
+
+/// Checks a stored backup end to end (see the module docs).
+pub fn verify_file(
+    path: &Path,
+    key: Option<&KeySource>,
+    format: Format,
+    expected_sha256: Option<&str>,
+    tools: &PgTools,
+    cancel: &AtomicBool,
+) -> Result<Verified, PipelineError> {
+    let (mut reader, done, encrypted) = open_decoded(path, key)?;
+    let mut toc_entries = None;
+    let raw_bytes = match format {
+        Format::Custom => {
+            let mut child = spawn(
+                &tools.pg_restore.path,
+                &["--list".to_owned()],
+                &[],
+                Stdio::piped(),
+                Stdio::piped(),
+            )?;
+            let stderr = collect_stderr(&mut child);
+            let mut stdout = child.stdout.take();
+            let lister = std::thread::spawn(move || {
+                let mut text = String::new();
+                if let Some(out) = stdout.as_mut() {
+                    let _ = out.read_to_string(&mut text);
+                }
+                text.lines()
+                    .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+                    .count() as u64
+            });
+            let mut stdin = child.stdin.take();
+            let raw = match stdin.as_mut() {
+                Some(s) => drain_into(&mut reader, s, cancel),
+                None => drain_into(&mut reader, &mut io::sink(), cancel),
+            };
+            drop(stdin);
+            let status = child.wait();
+            let count = lister.join().unwrap_or(0);
+            let raw = raw?;
+            match status {
+                Ok(s) if s.success() => toc_entries = Some(count),
+                Ok(s) => {
+                    return Err(PipelineError::Damaged(format!(
+                        "pg_restore --list rejects the archive ({s}): {}",
+                        join_stderr(stderr)
+                    )));
+                }
+                Err(e) => {
+                    return Err(PipelineError::Spawn {
+                        program: "pg_restore".into(),
+                        message: e.to_string(),
+                    });
+                }
+            }
+            raw
+        }
+        Format::Plain => {
+            let mut head = Vec::new();
+            let mut sink = HeadSink {
+                head: &mut head,
+                limit: 512,
+            };
+            let raw = drain_into(&mut reader, &mut sink, cancel)?;
+            let text = String::from_utf8_lossy(&head);
+            if !text.contains("PostgreSQL database dump") {
+                return Err(PipelineError::Damaged(
+                    "the file does not start like a plain-format pg_dump".into(),
+                ));
+            }
+            raw
+        }
+    };
+    let (sha256, stored_bytes) = done
+        .lock()
+        .ok()
+        .and_then(|d| d.clone())
+        .ok_or_else(|| PipelineError::Damaged("the file was not read to its end".into()))?;
+    if let Some(expected) = expected_sha256
+        && expected != sha256
+    {
+        return Err(PipelineError::HashMismatch {
+            expected: expected.to_owned(),
+            actual: sha256,
+        });
+    }
+    Ok(Verified {
+        sha256,
+        stored_bytes,
+        raw_bytes,
+        encrypted,
+        toc_entries,
+    })
+}
+
+/// Keeps the first `limit` bytes written.
+struct HeadSink<'a> {
+    head: &'a mut Vec<u8>,
+    limit: usize,
+}
+
+impl Write for HeadSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let room = self.limit.saturating_sub(self.head.len());
+        self.head.extend_from_slice(&buf[..room.min(buf.len())]);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// How to restore.
+#[derive(Debug, Clone, Default)]
+pub struct RestoreSpec {
+    /// Drop objects before recreating them (`--clean --if-exists`).
+    pub clean: bool,
+    /// Do not restore ownership (`--no-owner`).
+    pub no_owner: bool,
+    /// Do not restore grants (`--no-privileges`).
+    pub no_privileges: bool,
+    /// Parallel jobs for a custom-format archive (1 = stream through stdin).
+    pub jobs: u32,
+    /// Only these schemas (custom format).
+    pub schemas: Vec<String>,
+    /// Where a parallel restore spools the archive.
+    pub spool_dir: Option<PathBuf>,
+}
+
+/// What [`restore_file`] did.
+#[derive(Debug, Clone)]
+pub struct Restored {
+    pub raw_bytes: u64,
+    pub warnings: String,
+}
+
+/// Restores a stored backup into the database of `conn`.
+#[allow(clippy::too_many_arguments)]
+pub fn restore_file(
+    path: &Path,
+    key: Option<&KeySource>,
+    format: Format,
+    expected_sha256: Option<&str>,
+    tools: &PgTools,
+    conn: &ConnParams,
+    spec: &RestoreSpec,
+    cancel: &AtomicBool,
+) -> Result<Restored, PipelineError> {
+    let (mut reader, done, _) = open_decoded(path, key)?;
+    let (conn_args, env) = connection(conn);
+    let mut args: Vec<String> = conn_args;
+    let program = match format {
+        Format::Custom => {
+            args.push("--exit-on-error".into());
+            args.push("--no-password".into());
+            if spec.clean {
+                args.push("--clean".into());
+                args.push("--if-exists".into());
+            }
+            if spec.no_owner {
+                args.push("--no-owner".into());
+            }
+            if spec.no_privileges {
+                args.push("--no-privileges".into());
+            }
+            for s in &spec.schemas {
+                args.push(format!("--schema={s}"));
+            }
+            &tools.pg_restore.path
+        }
+        Format::Plain => {
+            args.extend(
+                [
+                    "-X",
+                    "-q",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "--no-password",
+                    "-f",
+                    "-",
+                ]
+                .map(String::from),
+            );
+            &tools.psql.path
+        }
+    };
+    // pg_restore takes the database with -d (its --dbname means the target).
+    let spool = if format == Format::Custom && spec.jobs > 1 {
+        let dir = spec
+            .spool_dir
+            .clone()
+            .or_else(|| path.parent().map(Path::to_path_buf))
+            .unwrap_or_else(std::env::temp_dir);
+        let spool = dir.join(format!(".restore-{}.partial", std::process::id()));
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&spool)
+            .map_err(|e| PipelineError::Write {
+                path: spool.display().to_string(),
+                message: e.to_string(),
+            })?;
+        let r = drain_into(&mut reader, &mut f, cancel);
+        if let Err(e) = r {
+            let _ = fs::remove_file(&spool);
+            return Err(e);
+        }
+        args.push(format!("--jobs={}", spec.jobs));
+        args.push(spool.display().to_string());
+        Some(spool)
+    } else {
+        None
+    };
+    let result = run_restore(program, &args, &env, spool.is_none(), &mut reader, cancel);
+    if let Some(s) = &spool {
+        let _ = fs::remove_file(s);
+    }
+    let (raw_bytes, warnings) = result?;
+    let read = done.lock().ok().and_then(|d| d.clone());
+    if let (Some(expected), Some((actual, _))) = (expected_sha256, read)
+        && expected != actual
+    {
+        return Err(PipelineError::HashMismatch {
+            expected: expected.to_owned(),
+            actual,
+        });
+    }
+    Ok(Restored {
+        raw_bytes,
+        warnings,
+    })
+}
+
+fn run_restore(
+    program: &Path,
+    args: &[String],
+    env: &[(String, String)],
+    through_stdin: bool,
+    reader: &mut dyn Read,
+    cancel: &AtomicBool,
+) -> Result<(u64, String), PipelineError> {
+    let stdin = if through_stdin {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    };
+    let mut child = spawn(program, args, env, stdin, Stdio::null())?;
+    let stderr = collect_stderr(&mut child);
+    let mut raw = 0;
+    if through_stdin {
+        let mut input = child.stdin.take();
+        let r = match input.as_mut() {
+            Some(i) => drain_into(reader, i, cancel),
+            None => Ok(0),
+        };
+        drop(input);
+        match r {
+            Ok(n) => raw = n,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = join_stderr(stderr);
+                return Err(e);
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| PipelineError::Spawn {
+        program: program.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let text = join_stderr(stderr);
+    if !status.success() {
+        return Err(program_failed(program, status, text));
+    }
+    Ok((raw, text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_stay_out_of_arguments() {
+        let conn =
+            ConnParams::parse("postgres://app:s3cret@db.example:5433/app?sslmode=require").unwrap();
+        let (args, env) = connection(&conn);
+        assert!(args.iter().all(|a| !a.contains("s3cret")), "{args:?}");
+        assert!(args.contains(&"--port=5433".to_owned()));
+        assert!(env.contains(&("PGPASSWORD".to_owned(), "s3cret".to_owned())));
+        assert!(env.contains(&("PGSSLMODE".to_owned(), "require".to_owned())));
+    }
+
+    #[test]
+    fn dump_arguments_follow_the_spec() {
+        let spec = DumpSpec {
+            schema_only: true,
+            exclude_schemas: vec!["auth".into()],
+            tables: vec!["public.t".into()],
+            snapshot: Some("00000003-1".into()),
+            ..Default::default()
+        };
+        let args = dump_args(&spec);
+        for a in [
+            "--format=custom",
+            "--compress=0",
+            "--schema-only",
+            "--exclude-schema=auth",
+            "--table=public.t",
+            "--snapshot=00000003-1",
+        ] {
+            assert!(args.contains(&a.to_owned()), "{a} missing in {args:?}");
+        }
+        let plain = dump_args(&DumpSpec {
+            format: Format::Plain,
+            ..Default::default()
+        });
+        assert!(!plain.iter().any(|a| a.starts_with("--compress")));
+    }
+
+    #[test]
+    fn temp_names_are_hidden_partials() {
+        let t = temp_path(Path::new("/b/x.dump.zst"));
+        assert_eq!(t, Path::new("/b/.x.dump.zst.partial"));
+        assert!(super::super::manifest::is_temp_file_name(
+            &t.file_name().unwrap().to_string_lossy()
+        ));
+    }
+}
