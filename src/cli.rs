@@ -264,6 +264,43 @@ pub struct Options {
     #[arg(long, env = "SUPABASE_MCP_POOL_SIZE", global = true)]
     pub pool_size: Option<usize>,
 
+    /// Where backups and their manifest are stored (default: <data dir>/backups).
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_BACKUP_DIR",
+        global = true,
+        value_name = "DIR"
+    )]
+    pub backup_dir: Option<PathBuf>,
+
+    /// Passphrase that encrypts backups (AES-256-GCM, key stretched with Argon2id).
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_BACKUP_PASSPHRASE",
+        global = true,
+        hide_env_values = true,
+        value_name = "PASSPHRASE"
+    )]
+    pub backup_passphrase: Option<String>,
+
+    /// Key file that encrypts backups (32 raw bytes, 64 hex characters or base64).
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_BACKUP_KEY_FILE",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub backup_key_file: Option<PathBuf>,
+
+    /// Directory of pg_dump, pg_restore and psql (default: the newest installed).
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_PG_BIN_DIR",
+        global = true,
+        value_name = "DIR"
+    )]
+    pub pg_bin_dir: Option<PathBuf>,
+
     /// Largest SQL result read from the Management API or the REST RPC, in MiB (default 32).
     #[arg(
         long,

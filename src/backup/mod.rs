@@ -17,7 +17,8 @@
 //!   each holds and how it was written);
 //! - [`retention`]: which backups to keep;
 //! - [`pgtools`]: finding `pg_dump`/`pg_restore`/`psql` new enough for the server;
-//! - [`pipeline`]: running them and wiring the streams to files.
+//! - [`pipeline`]: running them and wiring the streams to files;
+//! - [`service`]: backup and restore of a configured instance, end to end.
 
 pub mod compress;
 pub mod crypt;
@@ -25,6 +26,7 @@ pub mod manifest;
 pub mod pgtools;
 pub mod pipeline;
 pub mod retention;
+pub mod service;
 
 /// Test data shared by the submodules' tests.
 #[cfg(test)]

@@ -34,7 +34,17 @@ pub struct FileConfig {
     #[serde(default)]
     pub http: FileHttp,
     #[serde(default)]
+    pub backup: FileBackup,
+    #[serde(default)]
     pub instances: Vec<FileInstance>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileBackup {
+    pub dir: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub pg_bin_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -140,6 +140,15 @@ pub struct AuditConfig {
     pub path: PathBuf,
 }
 
+/// Where backups go and how they are encrypted.
+#[derive(Debug, Clone)]
+pub struct BackupConfig {
+    pub dir: PathBuf,
+    pub passphrase: Option<Secret>,
+    pub key_file: Option<PathBuf>,
+    pub pg_bin_dir: Option<PathBuf>,
+}
+
 /// The resolved configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -156,6 +165,7 @@ pub struct Config {
     pub audit: AuditConfig,
     pub http: HttpConfig,
     pub log_level: Option<String>,
+    pub backup: BackupConfig,
     /// Every secret value above, for scrubbing text.
     pub redactor: Redactor,
 }
@@ -482,7 +492,26 @@ impl Config {
             ));
         }
 
+        let backup = BackupConfig {
+            dir: first(opts.backup_dir.clone(), file.backup.dir)
+                .unwrap_or_else(|| data_dir.join("backups")),
+            passphrase: opts
+                .backup_passphrase
+                .clone()
+                .filter(|p| !p.is_empty())
+                .map(Secret::new),
+            key_file: first(opts.backup_key_file.clone(), file.backup.key_file),
+            pg_bin_dir: first(opts.pg_bin_dir.clone(), file.backup.pg_bin_dir),
+        };
+        if backup.passphrase.is_some() && backup.key_file.is_some() {
+            return Err(ConfigError::Invalid(
+                "give either a backup passphrase or a backup key file, not both".into(),
+            ));
+        }
         let redactor = Redactor::new();
+        if let Some(p) = &backup.passphrase {
+            redactor.add(p);
+        }
         for inst in &instances {
             inst.secrets().for_each(|s| redactor.add(s));
         }
@@ -513,6 +542,7 @@ impl Config {
             audit,
             http,
             log_level: first(opts.log_level.clone(), file.log_level),
+            backup,
             redactor,
         })
     }

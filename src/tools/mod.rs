@@ -2,6 +2,7 @@
 //! schema, and the handler that runs it. One module per feature group
 //! registers its tools here; the server decides which are visible.
 
+pub mod backups;
 pub mod connection;
 pub mod database;
 pub mod development;
@@ -271,6 +272,7 @@ pub fn all_tools() -> Vec<ToolDef> {
     v.extend(sql_tools::tools());
     v.extend(monitoring::tools());
     v.extend(connection::tools());
+    v.extend(backups::tools());
     v.extend(development::tools());
     v
 }

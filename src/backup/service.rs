@@ -1,0 +1,776 @@
+//! Backups and restores of a configured instance, end to end: what the
+//! tools and the `backup` / `restore` commands call.
+//!
+//! A backup opens a `REPEATABLE READ` transaction on the instance, exports
+//! its snapshot and counts rows in it, so `pg_dump --snapshot` and the
+//! manifest's row counts see the same data; then runs the pipeline to a
+//! temporary file, verifies it, moves it into place and records it in the
+//! manifest. A failure at any step leaves neither a file nor an entry.
+//!
+//! A restore checks the entry and the target first (server version,
+//! extensions; the file's hash before overwriting an existing database),
+//! streams the file into `pg_restore`/`psql`, drops a database it created
+//! when the restore fails (unless asked to keep it), and compares the
+//! restored tables' row counts with the manifest.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+
+use super::compress::Compression;
+use super::crypt::{EncryptOptions, KeySource};
+use super::manifest::{
+    self, DumpFormat, Encryption, Entry, Extension, Kdf, Kind, Manifest, Subset,
+};
+use super::pgtools;
+use super::pipeline::{self, DumpSpec, Format, RestoreSpec};
+use crate::config::{BackupConfig, Instance};
+use crate::db::connstr::ConnParams;
+use crate::result::{ErrorCode, ToolError};
+use crate::server::State;
+
+/// Schemas of Supabase's services, left out with `exclude_supabase_managed`.
+/// Schemas that hold extensions (`extensions`, `graphql`, `vault`, `net`,
+/// `cron`, `pgsodium`...) stay: pg_dump still writes `CREATE EXTENSION ...
+/// WITH SCHEMA <schema>`, which needs them on restore.
+pub const SUPABASE_MANAGED: &[&str] = &[
+    "auth",
+    "storage",
+    "realtime",
+    "_realtime",
+    "graphql_public",
+    "supabase_functions",
+    "supabase_migrations",
+    "_analytics",
+    "_supavisor",
+];
+
+/// What to back up and how.
+#[derive(Debug, Clone, Default)]
+pub struct BackupRequest {
+    pub schema_only: bool,
+    pub data_only: bool,
+    pub schemas: Vec<String>,
+    pub exclude_schemas: Vec<String>,
+    pub tables: Vec<String>,
+    pub exclude_tables: Vec<String>,
+    pub exclude_supabase_managed: bool,
+    pub format: Format,
+    pub compression: Compression,
+    pub encrypt: bool,
+    pub tags: Vec<String>,
+}
+
+/// How to restore.
+#[derive(Debug, Clone, Default)]
+pub struct RestoreRequest {
+    pub id: String,
+    /// Create this database and restore into it; `None` restores into the
+    /// instance's own database (overwriting: `clean`).
+    pub new_database: Option<String>,
+    pub clean: bool,
+    pub no_owner: bool,
+    pub jobs: u32,
+    /// Keep a newly created database when the restore fails.
+    pub keep_on_failure: bool,
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RestoreReport {
+    pub id: String,
+    pub database: String,
+    pub created_database: bool,
+    pub raw_bytes: u64,
+    pub tables_checked: usize,
+    pub duration_ms: u64,
+    pub warnings: Vec<String>,
+}
+
+fn err(code: ErrorCode, message: impl Into<String>) -> ToolError {
+    ToolError::new(code, message)
+}
+
+fn pipeline_error(e: pipeline::PipelineError) -> ToolError {
+    use pipeline::PipelineError as P;
+    let suggestion = match &e {
+        P::KeyNeeded => {
+            "Start the server with --backup-passphrase (SUPABASE_MCP_BACKUP_PASSPHRASE) or --backup-key-file, as when the backup was made."
+        }
+        P::Crypt(_) => {
+            "Use the passphrase or key file the backup was made with; if it is right, the file was altered: use another backup."
+        }
+        P::Damaged(_) | P::HashMismatch { .. } => {
+            "The file is damaged or was replaced: use another backup (list_backups) and check the storage."
+        }
+        P::Program { .. } => {
+            "Read the program's message above; for a restore into a new database nothing was kept."
+        }
+        P::Write { .. } => {
+            "Check free space and permissions of the backup directory (--backup-dir)."
+        }
+        P::Cancelled => "Run it again when needed.",
+        _ => "Check that the PostgreSQL client programs are installed (or pass --pg-bin-dir).",
+    };
+    ToolError::new(ErrorCode::Io, e.to_string()).suggestion(suggestion)
+}
+
+/// The key for new backups, from the configuration.
+pub fn configured_key(cfg: &BackupConfig) -> Result<Option<(KeySource, Kdf)>, ToolError> {
+    if let Some(p) = &cfg.passphrase {
+        let k = KeySource::passphrase(p.expose()).map_err(|e| ToolError::invalid(e.to_string()))?;
+        return Ok(Some((k, Kdf::Argon2id)));
+    }
+    if let Some(f) = &cfg.key_file {
+        let k = KeySource::key_file(f).map_err(|e| {
+            ToolError::invalid(e.to_string())
+                .suggestion("Create a key with `openssl rand -hex 32 > backup.key` and pass --backup-key-file backup.key.")
+        })?;
+        return Ok(Some((k, Kdf::Keyfile)));
+    }
+    Ok(None)
+}
+
+/// The instance's direct connection (backups need one: `pg_dump` cannot
+/// work through a transaction pooler or an HTTP API).
+pub fn direct_params(inst: &Instance) -> Result<ConnParams, ToolError> {
+    let Some(url) = &inst.db_url else {
+        return Err(err(
+            ErrorCode::NotConfigured,
+            format!("instance `{}` has no database URL; backups run pg_dump over a direct connection", inst.name),
+        )
+        .suggestion("Pass --db-url postgres://postgres:PASSWORD@HOST:5432/postgres (port 5432, not the 6543 pooler)."));
+    };
+    let params = ConnParams::parse(url.expose())
+        .map_err(|e| ToolError::invalid(format!("the database URL is not valid: {e}")))?;
+    if let Some(reason) = params.pooled_reason() {
+        return Err(ToolError::invalid(format!(
+            "backups need a direct connection, and this URL goes through a transaction pooler ({})",
+            reason.describe()
+        ))
+        .suggestion("Use the direct connection string (port 5432) for --db-url."));
+    }
+    Ok(params)
+}
+
+/// The backup directory, created if needed.
+pub fn backup_dir(cfg: &BackupConfig) -> Result<PathBuf, ToolError> {
+    std::fs::create_dir_all(&cfg.dir).map_err(|e| {
+        err(
+            ErrorCode::Io,
+            format!(
+                "cannot create the backup directory {}: {e}",
+                cfg.dir.display()
+            ),
+        )
+        .suggestion("Choose a writable directory with --backup-dir.")
+    })?;
+    Ok(cfg.dir.clone())
+}
+
+fn valid_names(list: &[String], what: &str) -> Result<(), ToolError> {
+    for n in list {
+        if n.trim().is_empty() || n.starts_with('-') || n.contains('\0') {
+            return Err(
+                ToolError::invalid(format!("`{n}` is not a valid {what} name"))
+                    .suggestion("Give plain names such as `public` or `public.orders`."),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Makes a backup of `inst` and records it. `progress` gets the raw bytes
+/// dumped so far, about once a second.
+pub async fn create_backup<F>(
+    state: &Arc<State>,
+    inst: &Instance,
+    req: &BackupRequest,
+    cancel: &CancellationToken,
+    progress: F,
+) -> Result<Entry, ToolError>
+where
+    F: Fn(u64) + Send + Sync,
+{
+    if req.schema_only && req.data_only {
+        return Err(
+            ToolError::invalid("`schema_only` and `data_only` exclude each other")
+                .suggestion("Pick one, or neither for a full backup."),
+        );
+    }
+    for (list, what) in [
+        (&req.schemas, "schema"),
+        (&req.exclude_schemas, "schema"),
+        (&req.tables, "table"),
+        (&req.exclude_tables, "table"),
+    ] {
+        valid_names(list, what)?;
+    }
+    for t in &req.tags {
+        if t.is_empty() || t.len() > 64 || t.contains(['\n', '\0']) {
+            return Err(ToolError::invalid(format!("tag `{t}` is not valid"))
+                .suggestion("Tags are short labels such as `nightly` or `before-migration`."));
+        }
+    }
+    let cfg = &state.config.backup;
+    let keyed = if req.encrypt {
+        Some(configured_key(cfg)?.ok_or_else(|| {
+            ToolError::invalid("encryption was asked for, but no backup key is configured")
+                .suggestion("Start the server with --backup-passphrase (or SUPABASE_MCP_BACKUP_PASSPHRASE) or --backup-key-file.")
+        })?)
+    } else {
+        None
+    };
+    let kdf = keyed.as_ref().map(|(_, k)| *k);
+    let key = keyed.map(|(k, _)| k);
+    let conn = direct_params(inst)?;
+    let dir = backup_dir(cfg)?;
+
+    // The snapshot transaction: row counts and pg_dump see the same data.
+    let db = state.pools.get(inst).await?;
+    db.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .map_err(|e| crate::sql::run::pg_error(&e))?;
+    let result = async {
+        let row = db
+            .query_one(
+                "SELECT pg_export_snapshot() AS snap, current_setting('server_version_num')::int8 AS num, \
+                 current_setting('server_version') AS ver, current_database()::text AS db",
+                &[],
+            )
+            .await
+            .map_err(|e| crate::sql::run::pg_error(&e))?;
+        let snapshot: String = row.get("snap");
+        let server_num: i64 = row.get("num");
+        let server_version: String = row.get("ver");
+        let database: String = row.get("db");
+        let tools = pgtools::find(cfg.pg_bin_dir.as_deref(), pgtools::server_major(server_num))
+            .await
+            .map_err(|e| err(ErrorCode::NotConfigured, e.to_string()))?;
+        let extensions: Vec<Extension> = db
+            .query("SELECT extname::text, extversion FROM pg_extension ORDER BY 1", &[])
+            .await
+            .map_err(|e| crate::sql::run::pg_error(&e))?
+            .iter()
+            .map(|r| Extension {
+                name: r.get(0),
+                version: r.get(1),
+            })
+            .collect();
+        let mut exclude_schemas = req.exclude_schemas.clone();
+        if req.exclude_supabase_managed {
+            exclude_schemas.extend(SUPABASE_MANAGED.iter().map(|s| (*s).to_owned()));
+        }
+        let row_counts = if req.schema_only {
+            BTreeMap::new()
+        } else {
+            count_rows(&db, &req.schemas, &exclude_schemas, &req.tables, &req.exclude_tables).await?
+        };
+        let spec = DumpSpec {
+            schema_only: req.schema_only,
+            data_only: req.data_only,
+            format: req.format,
+            schemas: req.schemas.clone(),
+            exclude_schemas: exclude_schemas.clone(),
+            tables: req.tables.clone(),
+            exclude_tables: req.exclude_tables.clone(),
+            snapshot: Some(snapshot),
+        };
+        let created_at = Utc::now();
+        let id = manifest::new_id(created_at);
+        let ext = match req.format {
+            Format::Custom => "dump",
+            Format::Plain => "sql",
+        };
+        let codec = req.compression.codec().extension();
+        let enc = if kdf.is_some() { ".enc" } else { "" };
+        let file = format!("{}-{}-{id}.{ext}{codec}{enc}", safe(&inst.name), safe(&database));
+        let final_path = dir.join(&file);
+        let written = run_blocking_with_progress(cancel, &progress, {
+            let tools = tools.clone();
+            let conn = conn.clone();
+            let compression = req.compression;
+            let final_path = final_path.clone();
+            move |stop: &AtomicBool, bytes: &AtomicU64| {
+                let k = key.as_ref().map(|k| (k, EncryptOptions::default()));
+                let w = pipeline::write_backup(&tools, &conn, &spec, &compression, k, &final_path, stop, bytes)?;
+                let v = pipeline::verify_file(
+                    &w.temp,
+                    key.as_ref(),
+                    spec.format,
+                    Some(&w.sha256),
+                    &tools,
+                    stop,
+                );
+                match v {
+                    Ok(_) => {
+                        pipeline::commit(&w.temp, &final_path)?;
+                        Ok(w)
+                    }
+                    Err(e) => {
+                        let _ = std::fs::remove_file(&w.temp);
+                        Err(e)
+                    }
+                }
+            }
+        })
+        .await?;
+        let kind = if req.schema_only {
+            Kind::Schema
+        } else if req.data_only {
+            Kind::Data
+        } else if req.schemas.is_empty()
+            && req.tables.is_empty()
+            && exclude_schemas.is_empty()
+            && req.exclude_tables.is_empty()
+        {
+            Kind::Full
+        } else {
+            Kind::Subset(Subset {
+                include_schemas: req.schemas.clone(),
+                exclude_schemas,
+                include_tables: req.tables.clone(),
+                exclude_tables: req.exclude_tables.clone(),
+            })
+        };
+        let entry = Entry {
+            id,
+            instance: inst.name.clone(),
+            database,
+            created_at,
+            kind,
+            format: DumpFormat::from(req.format),
+            server_version,
+            pg_dump_version: tools.pg_dump.version.clone(),
+            extensions,
+            raw_bytes: written.raw_bytes,
+            stored_bytes: written.stored_bytes,
+            sha256: written.sha256,
+            file,
+            row_counts,
+            compression: req.compression.to_string(),
+            encryption: match kdf {
+                None => Encryption::None,
+                Some(kdf) => Encryption::Aes256Gcm {
+                    kdf,
+                    key_fingerprint: None,
+                },
+            },
+            tags: req.tags.clone(),
+            includes_roles: false,
+            extra: Default::default(),
+        };
+        let dir2 = dir.clone();
+        let e2 = entry.clone();
+        let added = tokio::task::spawn_blocking(move || Manifest::add_to(&dir2, e2))
+            .await
+            .map_err(|e| ToolError::internal(e.to_string()))?;
+        if let Err(e) = added {
+            let _ = std::fs::remove_file(&final_path);
+            return Err(err(ErrorCode::Io, format!("cannot record the backup: {e}")));
+        }
+        Ok(entry)
+    }
+    .await;
+    let _ = db.batch_execute("COMMIT").await;
+    result
+}
+
+/// Row counts of the tables a dump covers, in the current transaction.
+async fn count_rows(
+    db: &tokio_postgres::Client,
+    schemas: &[String],
+    exclude_schemas: &[String],
+    tables: &[String],
+    exclude_tables: &[String],
+) -> Result<BTreeMap<String, i64>, ToolError> {
+    let rows = db
+        .query(
+            "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS q, n.nspname::text AS s, c.relname::text AS t \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition \
+               AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' \
+               AND (cardinality($1::text[]) = 0 OR n.nspname = ANY($1)) \
+               AND NOT (n.nspname = ANY($2)) \
+             ORDER BY 2, 3",
+            &[&schemas, &exclude_schemas],
+        )
+        .await
+        .map_err(|e| crate::sql::run::pg_error(&e))?;
+    let mut out = BTreeMap::new();
+    for r in rows {
+        let (q, s, t): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+        let full = format!("{s}.{t}");
+        let named = |list: &[String]| list.iter().any(|x| *x == full || *x == t);
+        if (!tables.is_empty() && !named(tables)) || named(exclude_tables) {
+            continue;
+        }
+        let n: i64 = db
+            .query_one(&format!("SELECT count(*) FROM {q}"), &[])
+            .await
+            .map_err(|e| crate::sql::run::pg_error(&e))?
+            .get(0);
+        out.insert(full, n);
+    }
+    Ok(out)
+}
+
+fn safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect()
+}
+
+/// Runs `f` on a blocking thread; the caller's cancellation sets its stop
+/// flag, and its byte counter is reported through `progress` every second.
+async fn run_blocking_with_progress<T, F, P>(
+    cancel: &CancellationToken,
+    progress: &P,
+    f: F,
+) -> Result<T, ToolError>
+where
+    T: Send + 'static,
+    F: FnOnce(&AtomicBool, &AtomicU64) -> Result<T, pipeline::PipelineError> + Send + 'static,
+    P: Fn(u64),
+{
+    let stop = Arc::new(AtomicBool::new(false));
+    let bytes = Arc::new(AtomicU64::new(0));
+    let (s2, b2) = (stop.clone(), bytes.clone());
+    let mut task = tokio::task::spawn_blocking(move || f(&s2, &b2));
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            r = &mut task => {
+                return r
+                    .map_err(|e| ToolError::internal(format!("the backup thread failed: {e}")))?
+                    .map_err(pipeline_error);
+            }
+            _ = cancel.cancelled(), if !stop.load(Ordering::Relaxed) => {
+                stop.store(true, Ordering::Relaxed);
+            }
+            _ = tick.tick() => progress(bytes.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+/// The manifest of the backup directory.
+pub fn load_manifest(cfg: &BackupConfig) -> Result<Manifest, ToolError> {
+    Manifest::load(&cfg.dir).map_err(|e| {
+        err(ErrorCode::Io, e.to_string())
+            .suggestion("The manifest is in the backup directory (--backup-dir); restore it from a copy or move it aside.")
+    })
+}
+
+/// The entry `id` (or unique prefix).
+pub fn find_entry(cfg: &BackupConfig, id: &str) -> Result<Entry, ToolError> {
+    let m = load_manifest(cfg)?;
+    m.get(id).cloned().map_err(|e| {
+        err(ErrorCode::NotFound, e.to_string()).suggestion("List the backups with list_backups.")
+    })
+}
+
+fn key_for(entry: &Entry, cfg: &BackupConfig) -> Result<Option<KeySource>, ToolError> {
+    match entry.encryption {
+        Encryption::None => Ok(None),
+        Encryption::Aes256Gcm { .. } => match configured_key(cfg)? {
+            Some((k, _)) => Ok(Some(k)),
+            None => Err(ToolError::invalid(format!("backup {} is encrypted and no key is configured", entry.id))
+                .suggestion("Start the server with the --backup-passphrase or --backup-key-file the backup was made with.")),
+        },
+    }
+}
+
+/// Re-reads a stored backup: hash, decryption, decompression, archive.
+pub async fn verify_backup(
+    state: &Arc<State>,
+    id: &str,
+    cancel: &CancellationToken,
+) -> Result<(Entry, pipeline::Verified), ToolError> {
+    let cfg = &state.config.backup;
+    let entry = find_entry(cfg, id)?;
+    let path = cfg.dir.join(&entry.file);
+    if !path.is_file() {
+        return Err(err(
+            ErrorCode::NotFound,
+            format!(
+                "the file of backup {} ({}) is missing",
+                entry.id,
+                path.display()
+            ),
+        )
+        .suggestion("Remove the entry with delete_backup, or put the file back."));
+    }
+    let key = key_for(&entry, cfg)?;
+    let tools = pgtools::find(cfg.pg_bin_dir.as_deref(), 0)
+        .await
+        .map_err(|e| err(ErrorCode::NotConfigured, e.to_string()))?;
+    let format = Format::from(entry.format);
+    let sha = entry.sha256.clone();
+    let v = run_blocking_with_progress(cancel, &|_| {}, move |stop: &AtomicBool, _: &AtomicU64| {
+        pipeline::verify_file(&path, key.as_ref(), format, Some(&sha), &tools, stop)
+    })
+    .await?;
+    Ok((entry, v))
+}
+
+/// Restores a backup (see the module docs).
+pub async fn restore_backup<F>(
+    state: &Arc<State>,
+    inst: &Instance,
+    req: &RestoreRequest,
+    cancel: &CancellationToken,
+    progress: F,
+) -> Result<RestoreReport, ToolError>
+where
+    F: Fn(u64) + Send + Sync,
+{
+    let started = std::time::Instant::now();
+    let cfg = &state.config.backup;
+    let entry = find_entry(cfg, &req.id)?;
+    let path = cfg.dir.join(&entry.file);
+    if !path.is_file() {
+        return Err(err(
+            ErrorCode::NotFound,
+            format!(
+                "the file of backup {} ({}) is missing",
+                entry.id,
+                path.display()
+            ),
+        )
+        .suggestion("Pick another backup (list_backups)."));
+    }
+    let key = key_for(&entry, cfg)?;
+    let mut conn = direct_params(inst)?;
+    let db = state.pools.get(inst).await?;
+    let row = db
+        .query_one(
+            "SELECT current_setting('server_version_num')::int8, current_database()::text",
+            &[],
+        )
+        .await
+        .map_err(|e| crate::sql::run::pg_error(&e))?;
+    let (server_num, current_db): (i64, String) = (row.get(0), row.get(1));
+    let mut warnings = Vec::new();
+    let backup_major = pgtools::parse_version(&entry.server_version)
+        .map(|(_, m)| m)
+        .unwrap_or(0);
+    let target_major = pgtools::server_major(server_num);
+    if backup_major > target_major {
+        return Err(ToolError::invalid(format!(
+            "backup {} comes from PostgreSQL {}; the target runs {}",
+            entry.id, entry.server_version, target_major
+        ))
+        .suggestion("Restore into a server of the same or a newer major version."));
+    }
+    let available: Vec<String> = db
+        .query("SELECT name::text FROM pg_available_extensions", &[])
+        .await
+        .map_err(|e| crate::sql::run::pg_error(&e))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let missing: Vec<String> = entry
+        .extensions
+        .iter()
+        .filter(|e| !available.contains(&e.name))
+        .map(|e| e.name.clone())
+        .collect();
+    if !missing.is_empty() {
+        return Err(ToolError::invalid(format!(
+            "the target server lacks extensions the backup uses: {}",
+            missing.join(", ")
+        ))
+        .suggestion("Install them on the target server first (they must appear in pg_available_extensions)."));
+    }
+    let tools = pgtools::find(cfg.pg_bin_dir.as_deref(), target_major)
+        .await
+        .map_err(|e| err(ErrorCode::NotConfigured, e.to_string()))?;
+    let format = Format::from(entry.format);
+
+    let (database, created) = match &req.new_database {
+        Some(name) => {
+            if name.is_empty() || name.len() > 63 || name.contains(['"', '\0']) {
+                return Err(
+                    ToolError::invalid(format!("`{name}` is not a valid database name"))
+                        .suggestion("Use up to 63 characters without double quotes."),
+                );
+            }
+            let exists: bool = db
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)",
+                    &[name],
+                )
+                .await
+                .map_err(|e| crate::sql::run::pg_error(&e))?
+                .get(0);
+            if exists {
+                return Err(err(
+                    ErrorCode::InvalidArguments,
+                    format!("database `{name}` already exists"),
+                )
+                .suggestion("Pick another name, or drop it first."));
+            }
+            db.batch_execute(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .map_err(|e| crate::sql::run::pg_error(&e))?;
+            (name.clone(), true)
+        }
+        None => {
+            // Overwriting: check the file completely before touching anything.
+            let (_, _) = verify_backup(state, &entry.id, cancel).await?;
+            (current_db.clone(), false)
+        }
+    };
+    conn.dbname = Some(database.clone());
+    let spec = RestoreSpec {
+        clean: req.clean || (!created && format == Format::Custom),
+        no_owner: req.no_owner,
+        no_privileges: false,
+        jobs: req.jobs.max(1),
+        schemas: Vec::new(),
+        spool_dir: Some(cfg.dir.clone()),
+    };
+    let sha = entry.sha256.clone();
+    let result = run_blocking_with_progress(cancel, &progress, {
+        let tools = tools.clone();
+        let conn = conn.clone();
+        move |stop: &AtomicBool, _: &AtomicU64| {
+            pipeline::restore_file(
+                &path,
+                key.as_ref(),
+                format,
+                Some(&sha),
+                &tools,
+                &conn,
+                &spec,
+                stop,
+            )
+        }
+    })
+    .await;
+    let restored = match result {
+        Ok(r) => r,
+        Err(e) => {
+            if created && !req.keep_on_failure {
+                drop_database(&db, &database).await;
+                return Err(e.reason(format!(
+                    "the new database `{database}` was dropped; nothing was kept"
+                )));
+            }
+            return Err(e);
+        }
+    };
+    if !restored.warnings.is_empty() {
+        warnings.push(restored.warnings.chars().take(2000).collect());
+    }
+    // Validation: row counts against the manifest.
+    let tables_checked = entry.row_counts.len();
+    if !entry.row_counts.is_empty() {
+        let mut params =
+            ConnParams::parse(inst.db_url.as_ref().map(|u| u.expose()).unwrap_or_default())
+                .map_err(|e| ToolError::invalid(e.to_string()))?;
+        params.dbname = Some(database.clone());
+        let check = count_restored(&params, &entry.row_counts).await;
+        match check {
+            Ok(diff) if diff.is_empty() => {}
+            Ok(diff) => {
+                return Err(err(
+                    ErrorCode::QueryFailed,
+                    format!(
+                        "the restored data differs from the backup in {} table(s)",
+                        diff.len()
+                    ),
+                )
+                .reason(diff.join("; "))
+                .suggestion(
+                    "Check the restore messages; restore into a new, empty database to compare.",
+                ));
+            }
+            Err(e) => warnings.push(format!("row counts not compared: {}", e.message)),
+        }
+    }
+    Ok(RestoreReport {
+        id: entry.id,
+        database,
+        created_database: created,
+        raw_bytes: restored.raw_bytes,
+        tables_checked,
+        duration_ms: started.elapsed().as_millis() as u64,
+        warnings,
+    })
+}
+
+async fn drop_database(db: &tokio_postgres::Client, name: &str) {
+    if let Err(e) = db
+        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await
+    {
+        tracing::warn!("could not drop the half-restored database {name}: {e}");
+    }
+}
+
+/// `table: expected n, found m` for every table whose count differs.
+async fn count_restored(
+    params: &ConnParams,
+    expected: &BTreeMap<String, i64>,
+) -> Result<Vec<String>, ToolError> {
+    let url = params.to_url();
+    let client = crate::pg::connect(url.expose(), Duration::from_secs(10))
+        .await
+        .map_err(|e| crate::sql::run::pg_error(&e))?;
+    let mut diff = Vec::new();
+    for (table, want) in expected {
+        let Some((s, t)) = table.split_once('.') else {
+            continue;
+        };
+        let q = format!(
+            "SELECT count(*) FROM \"{}\".\"{}\"",
+            s.replace('"', "\"\""),
+            t.replace('"', "\"\"")
+        );
+        match client.query_one(&q, &[]).await {
+            Ok(r) => {
+                let got: i64 = r.get(0);
+                if got != *want {
+                    diff.push(format!("{table}: expected {want} rows, found {got}"));
+                }
+            }
+            Err(e) => diff.push(format!(
+                "{table}: {}",
+                crate::sql::run::pg_error(&e).message
+            )),
+        }
+    }
+    Ok(diff)
+}
+
+/// Removes a backup's file and its manifest entry.
+pub fn delete_backup(cfg: &BackupConfig, id: &str) -> Result<Entry, ToolError> {
+    let entry = find_entry(cfg, id)?;
+    let removed = Manifest::remove_from(&cfg.dir, &entry.id)
+        .map_err(|e| err(ErrorCode::Io, e.to_string()))?;
+    let path: &Path = &cfg.dir.join(&removed.file);
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(removed),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(removed),
+        Err(e) => Err(err(
+            ErrorCode::Io,
+            format!(
+                "the entry was removed but not the file {}: {e}",
+                path.display()
+            ),
+        )),
+    }
+}

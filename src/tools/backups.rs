@@ -1,0 +1,410 @@
+//! The `backups` group: `backup_database`, `list_backups`, `get_backup`,
+//! `verify_backup`, `delete_backup`, `apply_retention` and
+//! `restore_backup`, over [`crate::backup::service`]. Keys never pass
+//! through tool arguments: encryption uses the passphrase or key file the
+//! server was started with.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{Kind, ToolDef, tool};
+use crate::backup::compress::Compression;
+use crate::backup::manifest::{Entry, Filter, Manifest};
+use crate::backup::pipeline::Format;
+use crate::backup::retention::{self, Policy};
+use crate::backup::service::{self, BackupRequest, RestoreRequest};
+use crate::groups::Group;
+use crate::result::{ToolError, ToolOutput};
+use crate::server::call::Call;
+
+pub fn tools() -> Vec<ToolDef> {
+    vec![
+        tool("backup_database", Group::Backups, Kind::Write)
+            .title("Back up the database")
+            .description("pg_dump streamed through zstd/gzip and AES-256-GCM (when a backup key is configured and `encrypt`) into the backup directory, verified, recorded in the manifest with row counts. Full, schema-only, data-only or a subset.")
+            .handler(backup_database),
+        tool("list_backups", Group::Backups, Kind::Read)
+            .title("List backups")
+            .description("Backups in the manifest, newest first: id, time, kind, sizes, compression, encryption, tags. Filter by instance, database, tag, time.")
+            .handler(list_backups),
+        tool("get_backup", Group::Backups, Kind::Read)
+            .title("Get a backup")
+            .description("One backup's manifest entry (id or unique id prefix), with row counts and extensions.")
+            .handler(get_backup),
+        tool("verify_backup", Group::Backups, Kind::Read)
+            .title("Verify a backup")
+            .description("Re-read a backup: SHA-256 against the manifest, decryption (every chunk authenticated), decompression, and pg_restore --list for custom format.")
+            .handler(verify_backup),
+        tool("delete_backup", Group::Backups, Kind::Destructive)
+            .title("Delete a backup")
+            .description("Delete a backup's file and its manifest entry.")
+            .handler(delete_backup),
+        tool("apply_retention", Group::Backups, Kind::Write)
+            .title("Apply a retention policy")
+            .description("Keep the last N and/or N daily/weekly/monthly backups and/or those younger than max_age, per instance and database; delete the rest. `dry_run` (default) only shows the plan.")
+            .assess(assess_retention)
+            .handler(apply_retention),
+        tool("restore_backup", Group::Backups, Kind::Write)
+            .title("Restore a backup")
+            .description("Restore into a new database (`new_database`, dropped again if the restore fails) or over the instance's database (needs confirmation). Checks version, extensions and hash first; compares row counts after.")
+            .assess(assess_restore)
+            .handler(restore_backup),
+    ]
+}
+
+fn parse_compression(s: Option<&str>) -> Result<Compression, ToolError> {
+    match s {
+        None => Ok(Compression::default()),
+        Some(s) => s
+            .parse()
+            .map_err(|e: crate::backup::compress::CompressError| {
+                ToolError::invalid(e.to_string())
+                    .suggestion("Use zstd, zstd:<1-22>, gzip, gzip:<0-9> or none.")
+            }),
+    }
+}
+
+fn entry_json(e: &Entry, full: bool) -> Value {
+    let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
+    if !full && let Some(m) = v.as_object_mut() {
+        let tables = e.row_counts.len();
+        m.remove("row_counts");
+        m.remove("extensions");
+        m.remove("extra");
+        m.insert("tables".into(), json!(tables));
+    }
+    v
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackupArgs {
+    /// `full` (default), `schema` (no data) or `data` (no schema).
+    #[serde(default)]
+    pub r#type: Option<String>,
+    /// Only these schemas.
+    #[serde(default)]
+    pub schemas: Vec<String>,
+    /// Leave out these schemas.
+    #[serde(default)]
+    pub exclude_schemas: Vec<String>,
+    /// Only these tables (`schema.table`).
+    #[serde(default)]
+    pub tables: Vec<String>,
+    /// Leave out these tables.
+    #[serde(default)]
+    pub exclude_tables: Vec<String>,
+    /// Leave out the schemas Supabase manages (auth, storage, realtime...).
+    #[serde(default)]
+    pub exclude_supabase_managed: bool,
+    /// `custom` (default; selective and parallel restore) or `plain` SQL.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// `zstd` (default, level 3), `zstd:19`, `gzip:6`, `none`.
+    #[serde(default)]
+    pub compression: Option<String>,
+    /// Encrypt with the configured backup key (default: when one is configured).
+    #[serde(default)]
+    pub encrypt: Option<bool>,
+    /// Labels to find the backup by.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+async fn backup_database(call: Call, a: BackupArgs) -> Result<ToolOutput, ToolError> {
+    let (schema_only, data_only) = match a.r#type.as_deref().unwrap_or("full") {
+        "full" => (false, false),
+        "schema" => (true, false),
+        "data" => (false, true),
+        other => {
+            return Err(ToolError::invalid(format!("`type` {other} is not known"))
+                .suggestion("Use full, schema or data."));
+        }
+    };
+    let format = match a.format.as_deref().unwrap_or("custom") {
+        "custom" => Format::Custom,
+        "plain" => Format::Plain,
+        other => {
+            return Err(ToolError::invalid(format!("`format` {other} is not known"))
+                .suggestion("Use custom or plain."));
+        }
+    };
+    let cfg = &call.state.config.backup;
+    let key_configured = cfg.passphrase.is_some() || cfg.key_file.is_some();
+    let req = BackupRequest {
+        schema_only,
+        data_only,
+        schemas: a.schemas,
+        exclude_schemas: a.exclude_schemas,
+        tables: a.tables,
+        exclude_tables: a.exclude_tables,
+        exclude_supabase_managed: a.exclude_supabase_managed,
+        format,
+        compression: parse_compression(a.compression.as_deref())?,
+        encrypt: a.encrypt.unwrap_or(key_configured),
+        tags: a.tags,
+    };
+    let started = std::time::Instant::now();
+    let progress_call = call.clone();
+    let (tx, mut rx) = tokio::sync::watch::channel(0u64);
+    let reporter = tokio::spawn(async move {
+        while rx.changed().await.is_ok() {
+            let n = *rx.borrow();
+            progress_call
+                .progress(n, None, format!("{} MiB dumped", n / (1024 * 1024)))
+                .await;
+        }
+    });
+    let result = service::create_backup(&call.state, &call.instance, &req, &call.cancel, |n| {
+        let _ = tx.send(n);
+    })
+    .await;
+    drop(tx);
+    let _ = reporter.await;
+    let entry = result?;
+    let mut out = ToolOutput::trusted(json!({
+        "backup": entry_json(&entry, false),
+        "path": cfg.dir.join(&entry.file).display().to_string(),
+        "verified": true,
+        "duration_ms": started.elapsed().as_millis() as u64,
+    }));
+    if !req.encrypt {
+        out = out.warn(if key_configured {
+            "not encrypted (`encrypt: false`)"
+        } else {
+            "not encrypted: start the server with --backup-passphrase or --backup-key-file to encrypt backups"
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListBackupsArgs {
+    /// Only backups of this database.
+    #[serde(default)]
+    pub database: Option<String>,
+    /// Only backups with this tag.
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// Only backups made at or after this time (RFC 3339).
+    #[serde(default)]
+    pub since: Option<DateTime<Utc>>,
+    /// Only backups made at or before this time (RFC 3339).
+    #[serde(default)]
+    pub until: Option<DateTime<Utc>>,
+    /// Most backups to return (default 50).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+async fn list_backups(call: Call, a: ListBackupsArgs) -> Result<ToolOutput, ToolError> {
+    let cfg = call.state.config.backup.clone();
+    let m = service::load_manifest(&cfg)?;
+    let filter = Filter {
+        instance: Some(call.instance.name.clone()),
+        database: a.database,
+        tag: a.tag,
+        since: a.since,
+        until: a.until,
+    };
+    let mut all: Vec<&Entry> = m.list(&filter);
+    all.reverse();
+    let total = all.len();
+    let limit = a.limit.unwrap_or(50).clamp(1, 1000);
+    let items: Vec<Value> = all
+        .iter()
+        .take(limit)
+        .map(|e| entry_json(e, false))
+        .collect();
+    let check = Manifest::check(&cfg.dir).ok();
+    let mut out = ToolOutput::trusted(json!({
+        "backups": items,
+        "total": total,
+        "directory": cfg.dir.display().to_string(),
+    }));
+    if let Some(c) = check {
+        for m in &c.missing {
+            out = out.warn(format!("backup {} has no file ({})", m.id, m.file));
+        }
+        for o in &c.orphans {
+            out = out.warn(format!(
+                "{o} is in the backup directory but not in the manifest"
+            ));
+        }
+        for s in &c.size_mismatches {
+            out = out.warn(format!(
+                "backup {}: the file is {} bytes, the manifest says {}",
+                s.id, s.actual, s.expected
+            ));
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackupIdArgs {
+    /// Backup id, or a unique prefix of one.
+    pub id: String,
+}
+
+async fn get_backup(call: Call, a: BackupIdArgs) -> Result<ToolOutput, ToolError> {
+    let e = service::find_entry(&call.state.config.backup, &a.id)?;
+    Ok(ToolOutput::trusted(json!({"backup": entry_json(&e, true)})))
+}
+
+async fn verify_backup(call: Call, a: BackupIdArgs) -> Result<ToolOutput, ToolError> {
+    let (entry, v) = service::verify_backup(&call.state, &a.id, &call.cancel).await?;
+    Ok(ToolOutput::trusted(json!({
+        "id": entry.id,
+        "ok": true,
+        "sha256": v.sha256,
+        "stored_bytes": v.stored_bytes,
+        "raw_bytes": v.raw_bytes,
+        "encrypted": v.encrypted,
+        "toc_entries": v.toc_entries,
+    })))
+}
+
+async fn delete_backup(call: Call, a: BackupIdArgs) -> Result<ToolOutput, ToolError> {
+    let cfg = call.state.config.backup.clone();
+    let id = a.id.clone();
+    let removed = tokio::task::spawn_blocking(move || service::delete_backup(&cfg, &id))
+        .await
+        .map_err(|e| ToolError::internal(e.to_string()))??;
+    Ok(ToolOutput::trusted(
+        json!({"deleted": removed.id, "file": removed.file}),
+    ))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionArgs {
+    /// Keep the N newest backups.
+    #[serde(default)]
+    pub keep_last: Option<u32>,
+    /// Keep the newest backup of each of the last N days that have backups.
+    #[serde(default)]
+    pub daily: Option<u32>,
+    /// Same per ISO week.
+    #[serde(default)]
+    pub weekly: Option<u32>,
+    /// Same per month.
+    #[serde(default)]
+    pub monthly: Option<u32>,
+    /// Keep everything younger than this (`12h`, `30d`, `8w`).
+    #[serde(default)]
+    pub max_age: Option<String>,
+    /// Only show the plan (default true).
+    #[serde(default)]
+    pub dry_run: Option<bool>,
+}
+
+fn assess_retention(args: &Map<String, Value>) -> Option<String> {
+    (args.get("dry_run").and_then(Value::as_bool) == Some(false))
+        .then(|| "deletes the backups the retention policy does not keep".to_owned())
+}
+
+async fn apply_retention(call: Call, a: RetentionArgs) -> Result<ToolOutput, ToolError> {
+    let policy = Policy {
+        keep_last: a.keep_last,
+        daily: a.daily,
+        weekly: a.weekly,
+        monthly: a.monthly,
+        max_age: match &a.max_age {
+            Some(s) => Some(s.parse().map_err(|e: retention::RetentionError| {
+                ToolError::invalid(e.to_string()).suggestion("Use e.g. 12h, 30d or 8w.")
+            })?),
+            None => None,
+        },
+        allow_keep_nothing: false,
+    };
+    let cfg = call.state.config.backup.clone();
+    let m = service::load_manifest(&cfg)?;
+    let mine: Vec<&Entry> = m.list(&Filter {
+        instance: Some(call.instance.name.clone()),
+        ..Default::default()
+    });
+    let plan = retention::plan(mine, &policy, Utc::now()).map_err(|e| {
+        ToolError::invalid(e.to_string())
+            .suggestion("Give at least one of keep_last, daily, weekly, monthly, max_age.")
+    })?;
+    let dry_run = a.dry_run.unwrap_or(true);
+    let mut deleted = Vec::new();
+    let mut failed = Vec::new();
+    if !dry_run {
+        for d in &plan.delete {
+            let cfg = cfg.clone();
+            let id = d.id.clone();
+            match tokio::task::spawn_blocking(move || service::delete_backup(&cfg, &id)).await {
+                Ok(Ok(e)) => deleted.push(e.id),
+                Ok(Err(e)) => failed.push(format!("{}: {}", d.id, e.message)),
+                Err(e) => failed.push(format!("{}: {e}", d.id)),
+            }
+        }
+    }
+    let mut out = ToolOutput::trusted(json!({
+        "dry_run": dry_run,
+        "keep": serde_json::to_value(&plan.keep).unwrap_or(Value::Null),
+        "delete": serde_json::to_value(&plan.delete).unwrap_or(Value::Null),
+        "deleted": deleted,
+    }));
+    for f in failed {
+        out = out.warn(format!("not deleted: {f}"));
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreArgs {
+    /// Backup id, or a unique prefix of one.
+    pub id: String,
+    /// Create this database and restore into it. Without it, the backup is
+    /// restored over the instance's database (destructive).
+    #[serde(default)]
+    pub new_database: Option<String>,
+    /// Drop existing objects before recreating them.
+    #[serde(default)]
+    pub clean: bool,
+    /// Do not restore object ownership.
+    #[serde(default)]
+    pub no_owner: bool,
+    /// Parallel pg_restore jobs (custom format; default 1 = streamed).
+    #[serde(default)]
+    pub jobs: Option<u32>,
+    /// Keep a newly created database when the restore fails.
+    #[serde(default)]
+    pub keep_on_failure: bool,
+}
+
+fn assess_restore(args: &Map<String, Value>) -> Option<String> {
+    let into_new = args.get("new_database").and_then(Value::as_str).is_some();
+    (!into_new).then(|| {
+        "restores over the instance's database, replacing the objects the backup contains"
+            .to_owned()
+    })
+}
+
+async fn restore_backup(call: Call, a: RestoreArgs) -> Result<ToolOutput, ToolError> {
+    let jobs = a.jobs.unwrap_or(1);
+    if !(1..=16).contains(&jobs) {
+        return Err(ToolError::invalid("`jobs` must be from 1 to 16"));
+    }
+    let req = RestoreRequest {
+        id: a.id,
+        new_database: a.new_database,
+        clean: a.clean,
+        no_owner: a.no_owner,
+        jobs,
+        keep_on_failure: a.keep_on_failure,
+    };
+    let report =
+        service::restore_backup(&call.state, &call.instance, &req, &call.cancel, |_| {}).await?;
+    let mut data = serde_json::to_value(&report).unwrap_or(Value::Null);
+    data["row_counts_match"] = json!(report.tables_checked > 0);
+    Ok(ToolOutput::untrusted(data))
+}

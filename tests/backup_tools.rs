@@ -1,0 +1,226 @@
+//! The `backups` tools end to end through the MCP server, on a real
+//! Supabase-like database: backup, list, get, verify, restore into a new
+//! database (row counts compared), restore over the database (confirmation),
+//! retention and delete; and what a wrong key or a damaged file does.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use supabase_mcp::pg::testdb::TestDb;
+
+const PASS: &str = "a long and secret backup passphrase";
+
+async fn server(db: TestDb, dir: &std::path::Path, passphrase: Option<&str>) -> Server {
+    let dir = dir.display().to_string();
+    let mut env: Vec<(&str, &str)> = Vec::new();
+    if let Some(p) = passphrase {
+        env.push(("SUPABASE_MCP_BACKUP_PASSPHRASE", p));
+    }
+    Server::start_with_env(
+        Some(db),
+        &["--features", "database,backups", "--backup-dir", &dir],
+        &env,
+    )
+    .await
+}
+
+fn ok(r: &Value) -> Value {
+    assert_eq!(status(r), "ok", "{r}");
+    data(r).clone()
+}
+
+async fn confirm(s: &mut Server, tool: &str, mut args: Value) -> Value {
+    let r = s.call(tool, args.clone()).await;
+    assert_eq!(status(&r), "confirmation_required", "{r}");
+    args["confirmation_token"] = data(&r)["confirmation_token"].clone();
+    s.call(tool, args).await
+}
+
+async fn drop_db(admin: &str, name: &str) {
+    let (c, conn) = tokio_postgres::connect(admin, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_restore_and_retention_through_the_tools() {
+    let db = TestDb::with_sample_data().await.unwrap();
+    let admin = db.admin_url().to_owned();
+    let base = db.name.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = server(db, dir.path(), Some(PASS)).await;
+
+    let d = ok(&s
+        .call(
+            "backup_database",
+            json!({"tags": ["nightly"]}),
+        )
+        .await);
+    let b = &d["backup"];
+    let id = b["id"].as_str().unwrap().to_owned();
+    assert_eq!(b["encryption"]["algorithm"], "aes-256-gcm", "{d}");
+    assert_eq!(b["compression"], "zstd:3");
+    assert!(b["tables"].as_u64().unwrap() > 0, "{d}");
+    assert!(std::path::Path::new(d["path"].as_str().unwrap()).is_file());
+    let raw = std::fs::read(d["path"].as_str().unwrap()).unwrap();
+    assert!(
+        !raw.windows(6).any(|w| w == b"CREATE"),
+        "the stored file must not be plain text"
+    );
+
+    // A schema-only, unencrypted one.
+    let r = s
+        .call(
+            "backup_database",
+            json!({"type": "data", "encrypt": false, "compression": "gzip:6", "exclude_supabase_managed": true}),
+        )
+        .await;
+    let schema_only = ok(&r);
+    assert_eq!(schema_only["backup"]["kind"]["type"], "data", "{r}");
+    assert_eq!(schema_only["backup"]["compression"], "gzip:6");
+    let counted = schema_only["backup"]["tables"].as_u64().unwrap();
+    assert!(counted > 0 && counted < b["tables"].as_u64().unwrap(), "auth tables are not counted: {r}");
+    assert!(
+        r["structuredContent"]["warnings"]
+            .to_string()
+            .contains("not encrypted"),
+        "{r}"
+    );
+
+    let list = ok(&s.call("list_backups", json!({"tag": "nightly"})).await);
+    assert_eq!(list["total"], 1, "{list}");
+    let all = ok(&s.call("list_backups", json!({})).await);
+    assert_eq!(all["total"], 2, "{all}");
+    // Newest first.
+    assert_eq!(all["backups"][0]["id"], schema_only["backup"]["id"]);
+
+    let got = ok(&s
+        .call("get_backup", json!({"id": &id[..id.len() - 2]}))
+        .await);
+    assert_eq!(got["backup"]["id"], id.as_str());
+    assert!(!got["backup"]["row_counts"].as_object().unwrap().is_empty());
+    let missing = s.call("get_backup", json!({"id": "19990101"})).await;
+    assert_eq!(error_code(&missing), "not_found", "{missing}");
+
+    let v = ok(&s.call("verify_backup", json!({"id": id})).await);
+    assert_eq!(v["ok"], true);
+    assert!(v["toc_entries"].as_u64().unwrap() > 0);
+
+    // Restore into a new database: row counts are compared.
+    let target = format!("{base}_restored");
+    let r = ok(&s
+        .call(
+            "restore_backup",
+            json!({"id": id, "new_database": target, "jobs": 2}),
+        )
+        .await);
+    assert_eq!(r["created_database"], true, "{r}");
+    assert_eq!(r["row_counts_match"], true, "{r}");
+    // The same name again is refused.
+    let again = s
+        .call("restore_backup", json!({"id": id, "new_database": target}))
+        .await;
+    assert!(is_error(&again), "{again}");
+    drop_db(&admin, &target).await;
+
+    // Restoring over the database needs confirmation, then works.
+    let over = confirm(&mut s, "restore_backup", json!({"id": id, "clean": true})).await;
+    let over = ok(&over);
+    assert_eq!(over["created_database"], false);
+    assert_eq!(over["row_counts_match"], true, "{over}");
+
+    // Retention: a dry run changes nothing; applying needs confirmation.
+    let plan = ok(&s.call("apply_retention", json!({"keep_last": 1})).await);
+    assert_eq!(plan["dry_run"], true);
+    assert_eq!(plan["delete"].as_array().unwrap().len(), 1, "{plan}");
+    assert_eq!(ok(&s.call("list_backups", json!({})).await)["total"], 2);
+    let applied = ok(&confirm(
+        &mut s,
+        "apply_retention",
+        json!({"keep_last": 1, "dry_run": false}),
+    )
+    .await);
+    assert_eq!(applied["deleted"], json!([id]), "{applied}");
+    assert_eq!(ok(&s.call("list_backups", json!({})).await)["total"], 1);
+
+    // delete_backup needs confirmation and removes the file.
+    let sid = schema_only["backup"]["id"].as_str().unwrap();
+    let path = schema_only["path"].as_str().unwrap().to_owned();
+    ok(&confirm(&mut s, "delete_backup", json!({"id": sid})).await);
+    assert!(!std::path::Path::new(&path).exists());
+    assert_eq!(ok(&s.call("list_backups", json!({})).await)["total"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_key_damage_and_missing_files_are_explained() {
+    let db = TestDb::with_sample_data().await.unwrap();
+    let url = db.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = server(db, dir.path(), Some(PASS)).await;
+    let d = ok(&s.call("backup_database", json!({})).await);
+    let id = d["backup"]["id"].as_str().unwrap().to_owned();
+    let path = d["path"].as_str().unwrap().to_owned();
+
+    // Another server with the wrong passphrase on the same directory.
+    let other = TestDb::new().await.unwrap();
+    let mut wrong = server(other, dir.path(), Some("not the passphrase")).await;
+    let r = wrong.call("verify_backup", json!({"id": id})).await;
+    assert!(is_error(&r), "{r}");
+    assert!(text(&r).contains("wrong passphrase or key"), "{r}");
+    assert!(!text(&r).contains("not the passphrase"));
+    // No key at all.
+    let nokey_db = TestDb::new().await.unwrap();
+    let mut nokey = server(nokey_db, dir.path(), None).await;
+    let r = nokey.call("verify_backup", json!({"id": id})).await;
+    assert!(text(&r).contains("encrypted"), "{r}");
+    let r = nokey
+        .call("backup_database", json!({"encrypt": true}))
+        .await;
+    assert!(text(&r).contains("no backup key"), "{r}");
+
+    // A flipped byte.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    let r = s.call("verify_backup", json!({"id": id})).await;
+    assert!(is_error(&r), "{r}");
+    // A failed restore into a new database leaves no database behind.
+    let target = "never_kept_db";
+    let r = s
+        .call("restore_backup", json!({"id": id, "new_database": target}))
+        .await;
+    assert!(is_error(&r), "{r}");
+    let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let n: i64 = c
+        .query_one(
+            "select count(*) from pg_database where datname = $1",
+            &[&target],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+
+    // The manifest points to a deleted file.
+    std::fs::remove_file(&path).unwrap();
+    let r = s.call("verify_backup", json!({"id": id})).await;
+    assert_eq!(error_code(&r), "not_found", "{r}");
+    let l = s.call("list_backups", json!({})).await;
+    assert!(
+        l["structuredContent"]["warnings"]
+            .to_string()
+            .contains("has no file"),
+        "{l}"
+    );
+    // The passphrase never appears anywhere in results.
+    assert!(!l.to_string().contains(PASS));
+}
