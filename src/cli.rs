@@ -33,6 +33,105 @@ pub enum Command {
     /// Start a throwaway local PostgreSQL with Supabase-like sample data, drive
     /// a short MCP session against it, print each step, and clean up.
     Demo,
+    /// Make, list, verify and delete backups, and apply a retention policy.
+    #[command(subcommand)]
+    Backup(BackupCommand),
+    /// Restore a backup (into a new database, or over the database with --yes).
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Back up the configured database (prints the manifest entry as JSON).
+    Create(BackupCreateArgs),
+    /// List the backups of the instance, newest first.
+    List,
+    /// Re-read a backup: hash, decryption, decompression, archive.
+    Verify { id: String },
+    /// Delete a backup's file and manifest entry (needs --yes).
+    Delete {
+        id: String,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Show (or with --apply, carry out) a retention policy.
+    Retention(RetentionArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct BackupCreateArgs {
+    /// full, schema or data.
+    #[arg(long = "type", default_value = "full")]
+    pub kind: String,
+    /// Only this schema (repeatable).
+    #[arg(long = "schema")]
+    pub schemas: Vec<String>,
+    /// Leave out this schema (repeatable).
+    #[arg(long = "exclude-schema")]
+    pub exclude_schemas: Vec<String>,
+    /// Only this table, schema.table (repeatable).
+    #[arg(long = "table")]
+    pub tables: Vec<String>,
+    /// Leave out this table (repeatable).
+    #[arg(long = "exclude-table")]
+    pub exclude_tables: Vec<String>,
+    /// Leave out the schemas of Supabase's services (auth, storage, realtime...).
+    #[arg(long)]
+    pub exclude_supabase_managed: bool,
+    /// custom (default) or plain.
+    #[arg(long, default_value = "custom")]
+    pub format: String,
+    /// zstd (level 3), zstd:N, gzip:N or none.
+    #[arg(long, default_value = "zstd:3")]
+    pub compression: String,
+    /// Do not encrypt even when a backup key is configured.
+    #[arg(long)]
+    pub no_encrypt: bool,
+    /// A label for the backup (repeatable).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct RetentionArgs {
+    #[arg(long)]
+    pub keep_last: Option<u32>,
+    #[arg(long)]
+    pub daily: Option<u32>,
+    #[arg(long)]
+    pub weekly: Option<u32>,
+    #[arg(long)]
+    pub monthly: Option<u32>,
+    /// e.g. 12h, 30d, 8w.
+    #[arg(long)]
+    pub max_age: Option<String>,
+    /// Delete what the policy does not keep (default: only show the plan).
+    #[arg(long)]
+    pub apply: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct RestoreArgs {
+    /// Backup id or unique prefix.
+    pub id: String,
+    /// Create this database and restore into it.
+    #[arg(long)]
+    pub new_database: Option<String>,
+    /// Drop existing objects first.
+    #[arg(long)]
+    pub clean: bool,
+    /// Do not restore ownership.
+    #[arg(long)]
+    pub no_owner: bool,
+    /// Parallel pg_restore jobs (custom format).
+    #[arg(long, default_value_t = 1)]
+    pub jobs: u32,
+    /// Keep a new database when the restore fails.
+    #[arg(long)]
+    pub keep_on_failure: bool,
+    /// Confirm restoring over the existing database.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args, Default)]

@@ -91,5 +91,29 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::demo::run().await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Backup(cmd) => {
+            let config = Config::from_options(&opts).context("invalid configuration")?;
+            supabase_mcp::logging::set_redactor(config.redactor.clone());
+            let state = commands::backup::state(config)?;
+            let (out, ok) = commands::backup::backup(&state, cmd).await;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Restore(args) => {
+            let config = Config::from_options(&opts).context("invalid configuration")?;
+            supabase_mcp::logging::set_redactor(config.redactor.clone());
+            let state = commands::backup::state(config)?;
+            let (out, ok) = commands::backup::restore(&state, args).await;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
     }
 }

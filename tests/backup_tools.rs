@@ -56,10 +56,7 @@ async fn backup_restore_and_retention_through_the_tools() {
     let mut s = server(db, dir.path(), Some(PASS)).await;
 
     let d = ok(&s
-        .call(
-            "backup_database",
-            json!({"tags": ["nightly"]}),
-        )
+        .call("backup_database", json!({"tags": ["nightly"]}))
         .await);
     let b = &d["backup"];
     let id = b["id"].as_str().unwrap().to_owned();
@@ -84,7 +81,10 @@ async fn backup_restore_and_retention_through_the_tools() {
     assert_eq!(schema_only["backup"]["kind"]["type"], "data", "{r}");
     assert_eq!(schema_only["backup"]["compression"], "gzip:6");
     let counted = schema_only["backup"]["tables"].as_u64().unwrap();
-    assert!(counted > 0 && counted < b["tables"].as_u64().unwrap(), "auth tables are not counted: {r}");
+    assert!(
+        counted > 0 && counted < b["tables"].as_u64().unwrap(),
+        "auth tables are not counted: {r}"
+    );
     assert!(
         r["structuredContent"]["warnings"]
             .to_string()
@@ -223,4 +223,56 @@ async fn wrong_key_damage_and_missing_files_are_explained() {
     );
     // The passphrase never appears anywhere in results.
     assert!(!l.to_string().contains(PASS));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_and_restore_commands() {
+    let db = TestDb::with_sample_data().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(bin());
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SUPABASE_MCP_BACKUP_KEY_FILE", dir.path().join("key"))
+            .args(["--db-url", &db.url, "--backup-dir"])
+            .arg(dir.path())
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(args);
+        let out = cmd.output().unwrap();
+        let json: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), json)
+    };
+    std::fs::write(dir.path().join("key"), "00".repeat(32)).unwrap();
+    let (code, out) = run(&[
+        "backup",
+        "create",
+        "--tag",
+        "cli",
+        "--compression",
+        "gzip:1",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    let id = out["data"]["backup"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(out["data"]["backup"]["encryption"]["kdf"], "keyfile");
+    let (code, out) = run(&["backup", "list"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out["data"]["total"], 1);
+    let (code, out) = run(&["backup", "verify", &id]);
+    assert_eq!(code, Some(0), "{out}");
+    // Over the database: refused without --yes.
+    let (code, out) = run(&["restore", &id]);
+    assert_eq!(code, Some(1));
+    assert!(
+        out["error"]["message"].as_str().unwrap().contains("--yes"),
+        "{out}"
+    );
+    let (code, out) = run(&["backup", "retention", "--keep-last", "1"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out["data"]["dry_run"], true);
+    let (code, _) = run(&["backup", "delete", &id]);
+    assert_eq!(code, Some(1));
+    let (code, out) = run(&["backup", "delete", &id, "--yes"]);
+    assert_eq!(code, Some(0), "{out}");
 }

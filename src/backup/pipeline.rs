@@ -770,7 +770,7 @@ pub fn restore_file(
             &tools.psql.path
         }
     };
-    // pg_restore takes the database with -d (its --dbname means the target).
+    let mut spooled_bytes = 0u64;
     let spool = if format == Format::Custom && spec.jobs > 1 {
         let dir = spec
             .spool_dir
@@ -786,11 +786,14 @@ pub fn restore_file(
                 path: spool.display().to_string(),
                 message: e.to_string(),
             })?;
-        let r = drain_into(&mut reader, &mut f, cancel);
-        if let Err(e) = r {
-            let _ = fs::remove_file(&spool);
-            return Err(e);
-        }
+        let spooled = match drain_into(&mut reader, &mut f, cancel) {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = fs::remove_file(&spool);
+                return Err(e);
+            }
+        };
+        spooled_bytes = spooled;
         args.push(format!("--jobs={}", spec.jobs));
         args.push(spool.display().to_string());
         Some(spool)
@@ -801,7 +804,8 @@ pub fn restore_file(
     if let Some(s) = &spool {
         let _ = fs::remove_file(s);
     }
-    let (raw_bytes, warnings) = result?;
+    let (streamed, warnings) = result?;
+    let raw_bytes = streamed.max(spooled_bytes);
     let read = done.lock().ok().and_then(|d| d.clone());
     if let (Some(expected), Some((actual, _))) = (expected_sha256, read)
         && expected != actual

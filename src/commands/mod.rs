@@ -1,6 +1,7 @@
 //! Subcommands for humans and scripts beyond `serve`: `doctor`, `tools`,
-//! `demo`. They share the server's code paths.
+//! `demo`, `backup`, `restore`. They share the server's code paths.
 
+pub mod backup;
 pub mod demo;
 pub mod doctor;
 pub mod tools;

@@ -1,0 +1,129 @@
+//! The `backup` and `restore` subcommands: the `backups` tools run through
+//! the server's own call pipeline (validation, confirmation, audit log,
+//! secret scrubbing), with `--yes` standing in for the confirmation. Prints
+//! the result envelope as JSON; the exit code says whether it succeeded.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use crate::cli::{BackupCommand, RestoreArgs};
+use crate::config::Config;
+use crate::groups::Group;
+use crate::server::State;
+use crate::server::catalog::CatalogError;
+use crate::server::pipeline::{self, Incoming};
+
+/// Runs one tool call; with `confirm`, answers a confirmation request by
+/// calling again with its token. Returns the envelope and whether it is ok.
+async fn call(state: &Arc<State>, tool: &str, args: Value, confirm: bool) -> (Value, bool) {
+    let args: Map<String, Value> = match args {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    let mut envelope = run(state, tool, args.clone()).await;
+    if envelope["status"] == "confirmation_required" {
+        if !confirm {
+            let action = envelope["data"]["action"]
+                .as_str()
+                .unwrap_or("this")
+                .to_owned();
+            envelope = json!({
+                "status": "error",
+                "error": {
+                    "code": "confirmation_required",
+                    "message": format!("{action}: pass --yes to go ahead"),
+                }
+            });
+            return (envelope, false);
+        }
+        let mut again = args;
+        again.insert(
+            "confirmation_token".into(),
+            envelope["data"]["confirmation_token"].clone(),
+        );
+        envelope = run(state, tool, again).await;
+    }
+    let ok = envelope["status"] == "ok";
+    (envelope, ok)
+}
+
+async fn run(state: &Arc<State>, tool: &str, args: Map<String, Value>) -> Value {
+    match pipeline::run(state, tool, Some(args), Incoming::detached()).await {
+        Some(r) => r.structured_content.unwrap_or(Value::Null),
+        None => {
+            json!({"status": "error", "error": {"code": "internal", "message": format!("no tool {tool}")}})
+        }
+    }
+}
+
+/// The state with the `backups` group switched on.
+pub fn state(mut config: Config) -> Result<Arc<State>, CatalogError> {
+    if !config.groups.contains(&Group::Backups) {
+        config.groups.push(Group::Backups);
+    }
+    State::new(config)
+}
+
+/// `supabase-mcp backup ...`.
+pub async fn backup(state: &Arc<State>, cmd: BackupCommand) -> (Value, bool) {
+    match cmd {
+        BackupCommand::Create(a) => {
+            let args = json!({
+                "type": a.kind,
+                "schemas": a.schemas,
+                "exclude_schemas": a.exclude_schemas,
+                "tables": a.tables,
+                "exclude_tables": a.exclude_tables,
+                "exclude_supabase_managed": a.exclude_supabase_managed,
+                "format": a.format,
+                "compression": a.compression,
+                "tags": a.tags,
+            });
+            let mut args = args;
+            if a.no_encrypt {
+                args["encrypt"] = json!(false);
+            }
+            call(state, "backup_database", args, false).await
+        }
+        BackupCommand::List => call(state, "list_backups", json!({}), false).await,
+        BackupCommand::Verify { id } => {
+            call(state, "verify_backup", json!({"id": id}), false).await
+        }
+        BackupCommand::Delete { id, yes } => {
+            call(state, "delete_backup", json!({"id": id}), yes).await
+        }
+        BackupCommand::Retention(r) => {
+            let mut args = json!({"dry_run": !r.apply});
+            for (k, v) in [
+                ("keep_last", r.keep_last),
+                ("daily", r.daily),
+                ("weekly", r.weekly),
+                ("monthly", r.monthly),
+            ] {
+                if let Some(v) = v {
+                    args[k] = json!(v);
+                }
+            }
+            if let Some(m) = r.max_age {
+                args["max_age"] = json!(m);
+            }
+            call(state, "apply_retention", args, r.apply).await
+        }
+    }
+}
+
+/// `supabase-mcp restore ID ...`.
+pub async fn restore(state: &Arc<State>, a: RestoreArgs) -> (Value, bool) {
+    let mut args = json!({
+        "id": a.id,
+        "clean": a.clean,
+        "no_owner": a.no_owner,
+        "jobs": a.jobs,
+        "keep_on_failure": a.keep_on_failure,
+    });
+    if let Some(n) = a.new_database {
+        args["new_database"] = json!(n);
+    }
+    call(state, "restore_backup", args, a.yes).await
+}
