@@ -394,3 +394,51 @@ async fn faults_are_detected_and_leave_nothing_behind() {
     assert!(e.to_string().contains("no_such_database_here"), "{e}");
     assert!(!dir.path().join(".bad.dump.partial").exists());
 }
+
+/// A tiny tmpfs, unmounted on drop.
+struct TinyFs(tempfile::TempDir);
+
+impl TinyFs {
+    fn new(size: &str) -> TinyFs {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mounting a small tmpfs needs root (CI runs as root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        TinyFs(dir)
+    }
+}
+
+impl Drop for TinyFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_is_a_clear_error_and_leaves_nothing() {
+    let source = TestDb::new().await.unwrap();
+    build_source(&source).await;
+    let tools = pgtools::find(None, 15).await.unwrap();
+    let tiny = TinyFs::new("256k");
+    let e = dump(
+        &tools,
+        &source.url,
+        "none",
+        None,
+        tiny.0.path(),
+        "full.dump",
+    )
+    .unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, PipelineError::Write { .. }), "{text}");
+    assert!(text.contains("No space left on device"), "{text}");
+    let left: Vec<_> = std::fs::read_dir(tiny.0.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
