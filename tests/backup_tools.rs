@@ -3,6 +3,7 @@
 //! database (row counts compared), restore over the database (confirmation),
 //! retention and delete; and what a wrong key or a damaged file does.
 
+mod api_common;
 mod common;
 
 use common::*;
@@ -275,4 +276,79 @@ async fn backup_and_restore_commands() {
     assert_eq!(code, Some(1));
     let (code, out) = run(&["backup", "delete", &id, "--yes"]);
     assert_eq!(code, Some(0), "{out}");
+}
+
+#[tokio::test]
+async fn cloud_backups_and_pitr_through_the_management_api() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    const TOKEN: &str = "sbp_0123456789abcdef0123456789abcdef01234567";
+    const REF: &str = "abcdefghijklmnopqrst";
+    let mock = MockServer::start().await;
+    let now = chrono::Utc::now().timestamp();
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/projects/{REF}/database/backups")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "region": "eu-west-1", "walg_enabled": true, "pitr_enabled": true,
+            "backups": [{"id": 1, "is_physical_backup": true, "status": "COMPLETED", "inserted_at": "2026-11-24T00:00:00Z"}],
+            "physical_backup_data": {"earliest_physical_backup_date_unix": now - 86_400, "latest_physical_backup_date_unix": now}
+        })))
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "/v1/projects/{REF}/database/backups/restore-pitr"
+        )))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&mock)
+        .await;
+    let uri = mock.uri();
+    let mut s = Server::start(
+        None,
+        &[
+            "--features",
+            "backups",
+            "--access-token",
+            TOKEN,
+            "--project-ref",
+            REF,
+            "--api-url",
+            &uri,
+        ],
+    )
+    .await;
+    let d = ok(&s.call("list_cloud_backups", json!({})).await);
+    assert_eq!(d["pitr_enabled"], true, "{d}");
+    assert_eq!(d["backups"][0]["status"], "COMPLETED");
+
+    // Outside the window: refused before any restore request.
+    let old = chrono::DateTime::from_timestamp(now - 3 * 86_400, 0)
+        .unwrap()
+        .to_rfc3339();
+    let r = confirm(&mut s, "restore_cloud_pitr", json!({"recovery_time": old})).await;
+    assert!(text(&r).contains("outside the recovery window"), "{r}");
+    let target = chrono::DateTime::from_timestamp(now - 3600, 0).unwrap();
+    let r = confirm(
+        &mut s,
+        "restore_cloud_pitr",
+        json!({"recovery_time": target.to_rfc3339()}),
+    )
+    .await;
+    let d = ok(&r);
+    assert_eq!(d["recovery_time_target_unix"], now - 3600);
+
+    let reqs = mock.received_requests().await.unwrap();
+    let spec = api_common::Spec::load("supabase-management");
+    let posts: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .collect();
+    assert_eq!(posts.len(), 1, "only the confirmed, valid restore is sent");
+    spec.check("v1-restore-pitr-backup", posts[0], "");
+    let body: Value = serde_json::from_slice(&posts[0].body).unwrap();
+    assert_eq!(body, json!({"recovery_time_target_unix": now - 3600}));
+    for r in reqs.iter().filter(|r| r.method.as_str() == "GET") {
+        spec.check("v1-list-all-backups", r, "");
+        api_common::assert_header(r, "authorization", &format!("Bearer {TOKEN}"));
+    }
 }

@@ -9,7 +9,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{Kind, ToolDef, tool};
+use super::{Kind, Scope, ToolDef, tool};
+use crate::api::generated::management::types::{ProjectRef, V1RestorePitrBody};
 use crate::backup::compress::Compression;
 use crate::backup::manifest::{Entry, Filter, Manifest};
 use crate::backup::pipeline::Format;
@@ -46,6 +47,16 @@ pub fn tools() -> Vec<ToolDef> {
             .description("Keep the last N and/or N daily/weekly/monthly backups and/or those younger than max_age, per instance and database; delete the rest. `dry_run` (default) only shows the plan.")
             .assess(assess_retention)
             .handler(apply_retention),
+        tool("list_cloud_backups", Group::Backups, Kind::Read)
+            .title("List cloud backups")
+            .description("A cloud project's daily backups and point-in-time recovery window, from the Management API.")
+            .scope(Scope::Project)
+            .handler(list_cloud_backups),
+        tool("restore_cloud_pitr", Group::Backups, Kind::Destructive)
+            .title("Point-in-time restore (cloud)")
+            .description("Restore a cloud project's database to a moment inside its PITR window (Management API). Replaces the current data; needs confirmation.")
+            .scope(Scope::Project)
+            .handler(restore_cloud_pitr),
         tool("restore_backup", Group::Backups, Kind::Write)
             .title("Restore a backup")
             .description("Restore into a new database (`new_database`, dropped again if the restore fails) or over the instance's database (needs confirmation). Checks version, extensions and hash first; compares row counts after.")
@@ -407,4 +418,94 @@ async fn restore_backup(call: Call, a: RestoreArgs) -> Result<ToolOutput, ToolEr
     let mut data = serde_json::to_value(&report).unwrap_or(Value::Null);
     data["row_counts_match"] = json!(report.tables_checked > 0);
     Ok(ToolOutput::untrusted(data))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloudProjectArgs {
+    /// Project ref (20 lowercase letters).
+    #[serde(default)]
+    pub project_id: Option<String>,
+}
+
+fn project_ref(call: &Call, given: Option<&str>) -> Result<ProjectRef, ToolError> {
+    let Some(r) = given.or(call.instance.project_ref.as_deref()) else {
+        return Err(ToolError::invalid("`project_id` is required")
+            .suggestion("Pass project_id, or start the server with --project-ref."));
+    };
+    r.parse().map_err(|_| {
+        ToolError::invalid(format!("`{r}` is not a project ref"))
+            .suggestion("A project ref is 20 lowercase letters, as in https://<ref>.supabase.co.")
+    })
+}
+
+async fn list_cloud_backups(call: Call, a: CloudProjectArgs) -> Result<ToolOutput, ToolError> {
+    let project = project_ref(&call, a.project_id.as_deref())?;
+    let api = call.state.clients.management(&call.instance)?;
+    let b = api
+        .idempotent(|c| c.v1_list_all_backups(&project))
+        .await
+        .map_err(ToolError::from)?;
+    let mut data = serde_json::to_value(&b).unwrap_or(Value::Null);
+    data["project_id"] = json!(project.as_str());
+    Ok(ToolOutput::trusted(data))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PitrArgs {
+    /// Project ref (20 lowercase letters).
+    #[serde(default)]
+    pub project_id: Option<String>,
+    /// The moment to restore to (RFC 3339, e.g. 2026-11-25T08:00:00Z).
+    pub recovery_time: DateTime<Utc>,
+}
+
+async fn restore_cloud_pitr(call: Call, a: PitrArgs) -> Result<ToolOutput, ToolError> {
+    let project = project_ref(&call, a.project_id.as_deref())?;
+    let target = a.recovery_time.timestamp();
+    if a.recovery_time > Utc::now() {
+        return Err(ToolError::invalid("`recovery_time` is in the future")
+            .suggestion("Pick a moment inside the PITR window that list_cloud_backups shows."));
+    }
+    let api = call.state.clients.management(&call.instance)?;
+    let backups = api
+        .idempotent(|c| c.v1_list_all_backups(&project))
+        .await
+        .map_err(ToolError::from)?;
+    if !backups.pitr_enabled {
+        return Err(ToolError::invalid("point-in-time recovery is not enabled for this project")
+            .suggestion("Enable the PITR add-on in the dashboard, or restore a daily backup from the dashboard."));
+    }
+    {
+        let p = &backups.physical_backup_data;
+        let earliest = p.earliest_physical_backup_date_unix;
+        let latest = p.latest_physical_backup_date_unix;
+        if earliest.is_some_and(|e| target < e) || latest.is_some_and(|l| target > l) {
+            return Err(ToolError::invalid(format!(
+                "{} is outside the recovery window",
+                a.recovery_time.to_rfc3339()
+            ))
+            .reason(format!(
+                "the window is {} .. {}",
+                earliest
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "?".into()),
+                latest.map(|e| e.to_string()).unwrap_or_else(|| "?".into())
+            ))
+            .suggestion("Pick a moment inside the window (seconds since the epoch shown)."));
+        }
+    }
+    let body = V1RestorePitrBody {
+        recovery_time_target_unix: target,
+    };
+    api.call(|c| c.v1_restore_pitr_backup(&project, &body))
+        .await
+        .map_err(ToolError::from)?;
+    Ok(ToolOutput::trusted(json!({
+        "project_id": project.as_str(),
+        "recovery_time_target_unix": target,
+        "started": true,
+        "next_step": "The project is restoring; watch its status with get_project (or the dashboard).",
+    })))
 }
