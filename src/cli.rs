@@ -391,6 +391,15 @@ pub struct Options {
     )]
     pub backup_key_file: Option<PathBuf>,
 
+    /// Back up the first instance every interval while serving (e.g. 6h, 1d).
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_BACKUP_EVERY",
+        global = true,
+        value_name = "INTERVAL"
+    )]
+    pub backup_every: Option<String>,
+
     /// Directory of pg_dump, pg_restore and psql (default: the newest installed).
     #[arg(
         long,

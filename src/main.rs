@@ -50,6 +50,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = Config::from_options(&opts).context("invalid configuration")?;
             supabase_mcp::logging::set_redactor(config.redactor.clone());
             let state = State::new(config)?;
+            let stop_schedule = tokio_util::sync::CancellationToken::new();
+            if let Some(schedule) = state.config.backup.schedule.clone() {
+                eprintln!(
+                    "• scheduled backups every {}s into {}",
+                    schedule.every.as_secs(),
+                    state.config.backup.dir.display()
+                );
+                supabase_mcp::backup::schedule::spawn(
+                    state.clone(),
+                    schedule,
+                    stop_schedule.clone(),
+                );
+            }
             let spill = state.spill.clone();
             tokio::task::spawn_blocking(move || spill.cleanup());
             let served = if opts.http {
@@ -64,6 +77,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 stdio::serve(state).await.map_err(anyhow::Error::from)
             };
+            stop_schedule.cancel();
             if let Some(c) = cluster {
                 c.stop().await?;
             }

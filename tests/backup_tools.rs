@@ -352,3 +352,56 @@ async fn cloud_backups_and_pitr_through_the_management_api() {
         api_common::assert_header(r, "authorization", &format!("Bearer {TOKEN}"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_runs_scheduled_backups_with_retention() {
+    let db = TestDb::with_sample_data().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[backup]\ndir = \"{}\"\n[backup.schedule]\nevery = \"2s\"\ntags = [\"hourly\"]\nkeep_last = 2\n",
+            dir.path().join("b").display()
+        ),
+    )
+    .unwrap();
+    let s = Server::start(Some(db), &["--config", &cfg.display().to_string()]).await;
+    let manifest = dir.path().join("b").join("manifest.json");
+    let audit = s.data_dir.path().join("audit.jsonl");
+    let mut seen = 0;
+    for _ in 0..120 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let log = std::fs::read_to_string(&audit).unwrap_or_default();
+        seen = log.matches("\"scheduled_retention\"").count();
+        if seen >= 3 {
+            break;
+        }
+    }
+    assert!(seen >= 3, "three scheduled runs with retention expected");
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    let entries = m["entries"].as_array().unwrap();
+    assert!(
+        entries.len() <= 3,
+        "retention keeps 2 (plus at most one made since): {m}"
+    );
+    assert!(
+        entries.iter().all(|e| e["tags"] == json!(["hourly"])),
+        "{m}"
+    );
+    let log = std::fs::read_to_string(&audit).unwrap();
+    assert!(log.contains("\"scheduled_backup\""), "{log}");
+    let files = std::fs::read_dir(dir.path().join("b"))
+        .unwrap()
+        .filter(|e| {
+            let n = e
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
+            n.ends_with(".dump.zst")
+        })
+        .count();
+    assert!(files <= 3, "deleted backups leave no files ({files})");
+}

@@ -18,7 +18,8 @@
 //! - [`retention`]: which backups to keep;
 //! - [`pgtools`]: finding `pg_dump`/`pg_restore`/`psql` new enough for the server;
 //! - [`pipeline`]: running them and wiring the streams to files;
-//! - [`service`]: backup and restore of a configured instance, end to end.
+//! - [`service`]: backup and restore of a configured instance, end to end;
+//! - [`schedule`]: the backups `serve` makes on its own.
 
 pub mod compress;
 pub mod crypt;
@@ -26,6 +27,7 @@ pub mod manifest;
 pub mod pgtools;
 pub mod pipeline;
 pub mod retention;
+pub mod schedule;
 pub mod service;
 
 /// Test data shared by the submodules' tests.

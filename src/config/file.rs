@@ -45,6 +45,21 @@ pub struct FileBackup {
     pub dir: Option<PathBuf>,
     pub key_file: Option<PathBuf>,
     pub pg_bin_dir: Option<PathBuf>,
+    pub schedule: Option<FileSchedule>,
+}
+
+/// `[backup.schedule]`: run a backup every interval while serving.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSchedule {
+    pub every: String,
+    pub instance: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub keep_last: Option<u32>,
+    pub daily: Option<u32>,
+    pub weekly: Option<u32>,
+    pub monthly: Option<u32>,
+    pub max_age: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -147,6 +147,55 @@ pub struct BackupConfig {
     pub passphrase: Option<Secret>,
     pub key_file: Option<PathBuf>,
     pub pg_bin_dir: Option<PathBuf>,
+    /// Backups `serve` makes on its own.
+    pub schedule: Option<crate::backup::schedule::Schedule>,
+}
+
+/// The backup schedule: `--backup-every` overrides the file's interval.
+fn schedule(
+    every: Option<&str>,
+    file: Option<file::FileSchedule>,
+) -> Result<Option<crate::backup::schedule::Schedule>, ConfigError> {
+    use crate::backup::retention::Policy;
+    use crate::backup::schedule::{Schedule, parse_interval};
+    let f = file.unwrap_or_default();
+    let Some(every) = every
+        .map(str::to_owned)
+        .or(Some(f.every.clone()).filter(|e| !e.is_empty()))
+    else {
+        return Ok(None);
+    };
+    let every = parse_interval(&every).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    let policy = Policy {
+        keep_last: f.keep_last,
+        daily: f.daily,
+        weekly: f.weekly,
+        monthly: f.monthly,
+        max_age: match &f.max_age {
+            Some(m) => Some(
+                m.parse()
+                    .map_err(|e: crate::backup::retention::RetentionError| {
+                        ConfigError::Invalid(format!("backup schedule max_age: {e}"))
+                    })?,
+            ),
+            None => None,
+        },
+        allow_keep_nothing: false,
+    };
+    let retention = if policy.keeps_nothing() {
+        None
+    } else {
+        policy
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("backup schedule retention: {e}")))?;
+        Some(policy)
+    };
+    Ok(Some(Schedule {
+        every,
+        instance: f.instance,
+        tags: f.tags.unwrap_or_else(|| vec!["scheduled".to_owned()]),
+        retention,
+    }))
 }
 
 /// The resolved configuration.
@@ -502,6 +551,7 @@ impl Config {
                 .map(Secret::new),
             key_file: first(opts.backup_key_file.clone(), file.backup.key_file),
             pg_bin_dir: first(opts.pg_bin_dir.clone(), file.backup.pg_bin_dir),
+            schedule: schedule(opts.backup_every.as_deref(), file.backup.schedule)?,
         };
         if backup.passphrase.is_some() && backup.key_file.is_some() {
             return Err(ConfigError::Invalid(
