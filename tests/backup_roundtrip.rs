@@ -442,3 +442,53 @@ async fn a_full_disk_is_a_clear_error_and_leaves_nothing() {
     let left: Vec<_> = std::fs::read_dir(tiny.0.path()).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_sql_backups_round_trip_through_psql() {
+    let source = TestDb::new().await.unwrap();
+    build_source(&source).await;
+    let tools = pgtools::find(None, 15).await.unwrap();
+    let expected = fingerprint(&source.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = fast("plain and simple");
+    let final_path = dir.path().join("plain.sql.gz.enc");
+    let w = write_backup(
+        &tools,
+        &ConnParams::parse(&source.url).unwrap(),
+        &DumpSpec {
+            format: Format::Plain,
+            ..Default::default()
+        },
+        &"gzip:6".parse::<Compression>().unwrap(),
+        Some((&key.0, key.1)),
+        &final_path,
+        &AtomicBool::new(false),
+        &AtomicU64::new(0),
+    )
+    .unwrap();
+    let never = AtomicBool::new(false);
+    let v = verify_file(
+        &w.temp,
+        Some(&key.0),
+        Format::Plain,
+        Some(&w.sha256),
+        &tools,
+        &never,
+    )
+    .unwrap();
+    assert!(v.toc_entries.is_none());
+    commit(&w.temp, &final_path).unwrap();
+    let target = Blank::new(&source).await;
+    restore_file(
+        &final_path,
+        Some(&key.0),
+        Format::Plain,
+        Some(&w.sha256),
+        &tools,
+        &ConnParams::parse(&target.url).unwrap(),
+        &RestoreSpec::default(),
+        &never,
+    )
+    .unwrap();
+    assert_eq!(fingerprint(&target.url).await, expected);
+}
