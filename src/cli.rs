@@ -129,6 +129,9 @@ pub struct RestoreArgs {
     /// Keep a new database when the restore fails.
     #[arg(long)]
     pub keep_on_failure: bool,
+    /// Only restore this schema (repeatable; custom format).
+    #[arg(long = "schema")]
+    pub schemas: Vec<String>,
     /// Confirm restoring over the existing database.
     #[arg(long)]
     pub yes: bool,

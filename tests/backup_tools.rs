@@ -405,3 +405,59 @@ async fn serve_runs_scheduled_backups_with_retention() {
         .count();
     assert!(files <= 3, "deleted backups leave no files ({files})");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restore_of_selected_schemas() {
+    let db = TestDb::new().await.unwrap();
+    let c = db.client().await.unwrap();
+    c.batch_execute(
+        "CREATE SCHEMA app; CREATE TABLE app.items (id int PRIMARY KEY, v text);
+         INSERT INTO app.items SELECT g, 'v' || g FROM generate_series(1, 500) g;",
+    )
+    .await
+    .unwrap();
+    let admin = db.admin_url().to_owned();
+    let target = format!("{}_app", db.name);
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = server(db, dir.path(), None).await;
+    let id = ok(&s.call("backup_database", json!({})).await)["backup"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = ok(&s
+        .call(
+            "restore_backup",
+            json!({"id": id, "new_database": target, "schemas": ["app"]}),
+        )
+        .await);
+    assert_eq!(r["tables_checked"], 1, "{r}");
+    assert_eq!(r["row_counts_match"], true);
+    let (c2, conn) = tokio_postgres::connect(
+        &s.db
+            .as_ref()
+            .unwrap()
+            .url
+            .replace(&s.db.as_ref().unwrap().name, &target),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let n: i64 = c2
+        .query_one("select count(*) from app.items", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 500);
+    let auth: bool = c2
+        .query_one(
+            "select exists (select 1 from pg_namespace where nspname = 'auth')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!auth, "only the app schema is restored");
+    drop(c2);
+    drop_db(&admin, &target).await;
+}

@@ -78,6 +78,8 @@ pub struct RestoreRequest {
     pub jobs: u32,
     /// Keep a newly created database when the restore fails.
     pub keep_on_failure: bool,
+    /// Only restore these schemas (custom format).
+    pub schemas: Vec<String>,
 }
 
 /// What a restore did.
@@ -598,6 +600,13 @@ where
         .await
         .map_err(|e| err(ErrorCode::NotConfigured, e.to_string()))?;
     let format = Format::from(entry.format);
+    valid_names(&req.schemas, "schema")?;
+    if !req.schemas.is_empty() && format != Format::Custom {
+        return Err(
+            ToolError::invalid("restoring selected schemas needs a custom-format backup")
+                .suggestion("Restore the whole plain-format backup, or make a custom-format one."),
+        );
+    }
 
     let (database, created) = match &req.new_database {
         Some(name) => {
@@ -634,12 +643,22 @@ where
         }
     };
     conn.dbname = Some(database.clone());
+    if !req.schemas.is_empty() {
+        // pg_restore --schema restores the objects of a schema, not the schema itself.
+        let made = create_schemas(&conn, &req.schemas).await;
+        if let Err(e) = made {
+            if created && !req.keep_on_failure {
+                drop_database(&db, &database).await;
+            }
+            return Err(e);
+        }
+    }
     let spec = RestoreSpec {
         clean: req.clean || (!created && format == Format::Custom),
         no_owner: req.no_owner,
         no_privileges: false,
         jobs: req.jobs.max(1),
-        schemas: Vec::new(),
+        schemas: req.schemas.clone(),
         spool_dir: Some(cfg.dir.clone()),
     };
     let sha = entry.sha256.clone();
@@ -676,13 +695,23 @@ where
         warnings.push(restored.warnings.chars().take(2000).collect());
     }
     // Validation: row counts against the manifest.
-    let tables_checked = entry.row_counts.len();
-    if !entry.row_counts.is_empty() {
+    let expected: BTreeMap<String, i64> = entry
+        .row_counts
+        .iter()
+        .filter(|(t, _)| {
+            req.schemas.is_empty()
+                || t.split_once('.')
+                    .is_some_and(|(s, _)| req.schemas.iter().any(|x| x == s))
+        })
+        .map(|(t, n)| (t.clone(), *n))
+        .collect();
+    let tables_checked = expected.len();
+    if !expected.is_empty() {
         let mut params =
             ConnParams::parse(inst.db_url.as_ref().map(|u| u.expose()).unwrap_or_default())
                 .map_err(|e| ToolError::invalid(e.to_string()))?;
         params.dbname = Some(database.clone());
-        let check = count_restored(&params, &entry.row_counts).await;
+        let check = count_restored(&params, &expected).await;
         match check {
             Ok(diff) if diff.is_empty() => {}
             Ok(diff) => {
@@ -712,6 +741,38 @@ where
     })
 }
 
+/// A connection to `params` with the instance's TLS settings.
+async fn connect_to(params: &ConnParams) -> Result<tokio_postgres::Client, ToolError> {
+    let tls = crate::db::tls::connector(params)
+        .map_err(|e| err(ErrorCode::ConnectionFailed, e.to_string()))?;
+    let mut config = params.to_pg_config();
+    config.connect_timeout(Duration::from_secs(10));
+    let (client, connection) = config
+        .connect(tls)
+        .await
+        .map_err(|e| crate::sql::run::pg_error(&e))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!("restore check connection closed: {e}");
+        }
+    });
+    Ok(client)
+}
+
+async fn create_schemas(conn: &ConnParams, schemas: &[String]) -> Result<(), ToolError> {
+    let client = connect_to(conn).await?;
+    for s in schemas {
+        client
+            .batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS \"{}\"",
+                s.replace('"', "\"\"")
+            ))
+            .await
+            .map_err(|e| crate::sql::run::pg_error(&e))?;
+    }
+    Ok(())
+}
+
 async fn drop_database(db: &tokio_postgres::Client, name: &str) {
     if let Err(e) = db
         .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
@@ -726,10 +787,7 @@ async fn count_restored(
     params: &ConnParams,
     expected: &BTreeMap<String, i64>,
 ) -> Result<Vec<String>, ToolError> {
-    let url = params.to_url();
-    let client = crate::pg::connect(url.expose(), Duration::from_secs(10))
-        .await
-        .map_err(|e| crate::sql::run::pg_error(&e))?;
+    let client = connect_to(params).await?;
     let mut diff = Vec::new();
     for (table, want) in expected {
         let Some((s, t)) = table.split_once('.') else {

@@ -121,6 +121,7 @@ pub async fn restore(state: &Arc<State>, a: RestoreArgs) -> (Value, bool) {
         "no_owner": a.no_owner,
         "jobs": a.jobs,
         "keep_on_failure": a.keep_on_failure,
+        "schemas": a.schemas,
     });
     if let Some(n) = a.new_database {
         args["new_database"] = json!(n);

@@ -390,6 +390,9 @@ pub struct RestoreArgs {
     /// Keep a newly created database when the restore fails.
     #[serde(default)]
     pub keep_on_failure: bool,
+    /// Only restore these schemas (custom format).
+    #[serde(default)]
+    pub schemas: Vec<String>,
 }
 
 fn assess_restore(args: &Map<String, Value>) -> Option<String> {
@@ -412,6 +415,7 @@ async fn restore_backup(call: Call, a: RestoreArgs) -> Result<ToolOutput, ToolEr
         no_owner: a.no_owner,
         jobs,
         keep_on_failure: a.keep_on_failure,
+        schemas: a.schemas,
     };
     let report =
         service::restore_backup(&call.state, &call.instance, &req, &call.cancel, |_| {}).await?;
