@@ -373,6 +373,22 @@ impl Manifest {
         Ok(manifest)
     }
 
+    /// The manifest's bytes exactly as [`Manifest::save`] writes them
+    /// (pretty JSON and a final newline), for destinations that store the
+    /// manifest elsewhere than in a local directory.
+    pub fn to_json(&self) -> Result<Vec<u8>, ManifestError> {
+        let mut json = serde_json::to_vec_pretty(self).map_err(ManifestError::Encode)?;
+        json.push(b'\n');
+        Ok(json)
+    }
+
+    /// Parses manifest bytes with the checks of [`Manifest::load`] (format
+    /// version, duplicate ids). `origin` names where the bytes came from
+    /// (a path or a URL) in errors.
+    pub fn from_json(bytes: &[u8], origin: &Path) -> Result<Manifest, ManifestError> {
+        Self::parse(bytes, origin)
+    }
+
     /// Writes `dir/manifest.json` atomically: a temporary file in `dir`,
     /// fsync, rename over the manifest, fsync of `dir`. Does not lock: to
     /// change a manifest other writers may change too, use [`Manifest::update`].

@@ -18,6 +18,7 @@
 //! - [`retention`]: which backups to keep;
 //! - [`pgtools`]: finding `pg_dump`/`pg_restore`/`psql` new enough for the server;
 //! - [`pipeline`]: running them and wiring the streams to files;
+//! - [`s3`]: S3-compatible object storage as a backup destination;
 //! - [`service`]: backup and restore of a configured instance, end to end;
 //! - [`schedule`]: the backups `serve` makes on its own.
 
@@ -27,6 +28,7 @@ pub mod manifest;
 pub mod pgtools;
 pub mod pipeline;
 pub mod retention;
+pub mod s3;
 pub mod schedule;
 pub mod service;
 
