@@ -394,6 +394,57 @@ pub struct Options {
     )]
     pub backup_key_file: Option<PathBuf>,
 
+    /// Also store backups in S3-compatible storage: s3://bucket[/prefix].
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_BACKUP_S3_URL",
+        global = true,
+        value_name = "URL"
+    )]
+    pub backup_s3_url: Option<String>,
+
+    /// S3 endpoint (MinIO, B2, Supabase Storage's /storage/v1/s3); default AWS.
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_BACKUP_S3_ENDPOINT",
+        global = true,
+        value_name = "URL"
+    )]
+    pub backup_s3_endpoint: Option<String>,
+
+    /// S3 region (default us-east-1).
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_BACKUP_S3_REGION",
+        global = true,
+        value_name = "REGION"
+    )]
+    pub backup_s3_region: Option<String>,
+
+    /// S3 access key id.
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_BACKUP_S3_ACCESS_KEY_ID",
+        global = true,
+        hide_env_values = true,
+        value_name = "ID"
+    )]
+    pub backup_s3_access_key_id: Option<String>,
+
+    /// S3 secret access key.
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_BACKUP_S3_SECRET_ACCESS_KEY",
+        global = true,
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub backup_s3_secret_access_key: Option<String>,
+
+    /// Allow an http:// S3 endpoint (local MinIO and tests).
+    #[arg(long, env = "SUPABASE_MCP_BACKUP_S3_ALLOW_HTTP", global = true)]
+    pub backup_s3_allow_http: bool,
+
     /// Back up the first instance every interval while serving (e.g. 6h, 1d).
     #[arg(
         long,

@@ -849,3 +849,96 @@ async fn missing_local_file_is_a_clear_error() {
     assert!(msg.contains("gone.dump"), "{msg}");
     assert!(dest.list().await.unwrap().is_empty());
 }
+
+#[path = "common/mod.rs"]
+mod common;
+
+/// The backups tools with an S3 copy: a backup is uploaded and recorded in the
+/// S3 manifest; with the local copy gone, verify and restore fetch it back;
+/// delete removes both.
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_tools_keep_an_s3_copy() {
+    use serde_json::json;
+    let root = tempfile::tempdir().unwrap();
+    let s3 = Server::start(root.path());
+    let db = supabase_mcp::pg::testdb::TestDb::with_sample_data()
+        .await
+        .unwrap();
+    let admin = db.admin_url().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = format!("http://{}", s3.addr);
+    let backup_dir = dir.path().display().to_string();
+    let mut mcp = common::Server::start_with_env(
+        Some(db),
+        &[
+            "--features",
+            "backups",
+            "--backup-dir",
+            &backup_dir,
+            "--backup-s3-url",
+            &format!("s3://{BUCKET}/nightly"),
+            "--backup-s3-endpoint",
+            &endpoint,
+            "--backup-s3-allow-http",
+        ],
+        &[
+            ("SUPABASE_MCP_BACKUP_S3_ACCESS_KEY_ID", ACCESS_KEY),
+            ("SUPABASE_MCP_BACKUP_S3_SECRET_ACCESS_KEY", SECRET_KEY),
+            ("SUPABASE_MCP_BACKUP_PASSPHRASE", "s3 test passphrase"),
+        ],
+    )
+    .await;
+    let r = mcp
+        .call("backup_database", json!({"tags": ["offsite"]}))
+        .await;
+    assert_eq!(common::status(&r), "ok", "{r}");
+    let d = common::data(&r).clone();
+    let id = d["backup"]["id"].as_str().unwrap().to_owned();
+    let file = d["backup"]["file"].as_str().unwrap().to_owned();
+    assert_eq!(
+        d["offsite"],
+        json!(format!("s3://{BUCKET}/nightly/{file}")),
+        "{d}"
+    );
+    let remote = s3.dest("nightly");
+    let (m, _) = remote.load_manifest().await.unwrap();
+    assert_eq!(m.entries.len(), 1);
+    assert_eq!(m.entries[0].id, id);
+    assert_eq!(
+        remote.size(&file).await.unwrap(),
+        d["backup"]["stored_bytes"].as_u64().unwrap()
+    );
+    let listed = mcp.call("list_backups", json!({"location": "s3"})).await;
+    assert_eq!(common::data(&listed)["total"], 1, "{listed}");
+
+    // The local copy is lost: verify and restore fetch it from S3.
+    std::fs::remove_file(dir.path().join(&file)).unwrap();
+    std::fs::remove_file(dir.path().join("manifest.json")).unwrap();
+    let v = mcp.call("verify_backup", json!({"id": id})).await;
+    assert_eq!(common::status(&v), "ok", "{v}");
+    assert!(dir.path().join(&file).is_file());
+    let target = format!("{}_from_s3", mcp.db.as_ref().unwrap().name);
+    let r = mcp
+        .call("restore_backup", json!({"id": id, "new_database": target}))
+        .await;
+    assert_eq!(common::status(&r), "ok", "{r}");
+    assert_eq!(common::data(&r)["row_counts_match"], true);
+    let (c, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    c.batch_execute(&format!("DROP DATABASE \"{target}\" WITH (FORCE)"))
+        .await
+        .unwrap();
+
+    // delete_backup removes the local copy, the S3 object and both entries.
+    let r = mcp.call("delete_backup", json!({"id": id})).await;
+    let mut args = json!({"id": id});
+    args["confirmation_token"] = common::data(&r)["confirmation_token"].clone();
+    let r = mcp.call("delete_backup", args).await;
+    assert_eq!(common::status(&r), "ok", "{r}");
+    assert_eq!(common::data(&r)["offsite"], true);
+    assert!(remote.load_manifest().await.unwrap().0.entries.is_empty());
+    assert!(remote.size(&file).await.is_err());
+    assert!(!dir.path().join(&file).exists());
+}

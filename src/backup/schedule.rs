@@ -100,6 +100,13 @@ pub async fn run_once(state: &Arc<State>, schedule: &Schedule, cancel: &Cancella
     match &made {
         Ok(e) => {
             tracing::info!("scheduled backup {} done", e.id);
+            if let Err(x) = service::copy_offsite(cfg, e).await {
+                tracing::warn!(
+                    "scheduled backup {}: the copy to S3 failed: {}",
+                    e.id,
+                    x.message
+                );
+            }
             audit(
                 state,
                 &inst.name,

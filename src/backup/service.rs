@@ -501,7 +501,7 @@ pub async fn verify_backup(
     cancel: &CancellationToken,
 ) -> Result<(Entry, pipeline::Verified), ToolError> {
     let cfg = &state.config.backup;
-    let entry = find_entry(cfg, id)?;
+    let entry = local_or_fetched(cfg, id).await?;
     let path = cfg.dir.join(&entry.file);
     if !path.is_file() {
         return Err(err(
@@ -540,7 +540,7 @@ where
 {
     let started = std::time::Instant::now();
     let cfg = &state.config.backup;
-    let entry = find_entry(cfg, &req.id)?;
+    let entry = local_or_fetched(cfg, &req.id).await?;
     let path = cfg.dir.join(&entry.file);
     if !path.is_file() {
         return Err(err(
@@ -812,6 +812,108 @@ async fn count_restored(
         }
     }
     Ok(diff)
+}
+
+fn s3_error(e: super::s3::S3Error) -> ToolError {
+    err(ErrorCode::ApiError, format!("S3 storage: {e}")).suggestion(
+        "Check --backup-s3-url, the endpoint, region and keys; the local copy is unaffected.",
+    )
+}
+
+/// The S3 storage, when configured.
+pub fn offsite(cfg: &BackupConfig) -> Result<Option<super::s3::S3Destination>, ToolError> {
+    match &cfg.s3 {
+        None => Ok(None),
+        Some(c) => super::s3::S3Destination::new(c).map(Some).map_err(s3_error),
+    }
+}
+
+/// Copies a recorded backup to the S3 storage and records it in the S3
+/// manifest; returns the object's URL. `None` when no S3 storage is set.
+pub async fn copy_offsite(cfg: &BackupConfig, entry: &Entry) -> Result<Option<String>, ToolError> {
+    let Some(dest) = offsite(cfg)? else {
+        return Ok(None);
+    };
+    dest.upload_file(&cfg.dir.join(&entry.file), &entry.file, |_| {})
+        .await
+        .map_err(s3_error)?;
+    let e = entry.clone();
+    dest.update_manifest(move |m| match m.add(e.clone()) {
+        Ok(()) | Err(manifest::ManifestError::Duplicate(_)) => Ok(()),
+        Err(other) => Err(other),
+    })
+    .await
+    .map_err(s3_error)?;
+    Ok(Some(format!(
+        "{}/{}",
+        dest.url().trim_end_matches('/'),
+        entry.file
+    )))
+}
+
+/// The entry `id` with its file present locally: from the local manifest,
+/// or downloaded from the S3 storage (and then recorded locally).
+pub async fn local_or_fetched(cfg: &BackupConfig, id: &str) -> Result<Entry, ToolError> {
+    let local = find_entry(cfg, id);
+    if let Ok(e) = &local
+        && cfg.dir.join(&e.file).is_file()
+    {
+        return local;
+    }
+    let Some(dest) = offsite(cfg)? else {
+        return local;
+    };
+    let (m, _) = dest.load_manifest().await.map_err(s3_error)?;
+    let entry = match m.get(id) {
+        Ok(e) => e.clone(),
+        Err(_) => return local,
+    };
+    backup_dir(cfg)?;
+    dest.download_file(&entry.file, &cfg.dir.join(&entry.file))
+        .await
+        .map_err(s3_error)?;
+    let (dir, e2) = (cfg.dir.clone(), entry.clone());
+    tokio::task::spawn_blocking(move || {
+        Manifest::update(&dir, |m| match m.add(e2) {
+            Ok(()) | Err(manifest::ManifestError::Duplicate(_)) => Ok(()),
+            Err(other) => Err(other),
+        })
+    })
+    .await
+    .map_err(|e| ToolError::internal(e.to_string()))?
+    .map_err(|e| err(ErrorCode::Io, e.to_string()))?;
+    Ok(entry)
+}
+
+/// Entries of the S3 manifest.
+pub async fn offsite_entries(cfg: &BackupConfig) -> Result<Vec<Entry>, ToolError> {
+    let Some(dest) = offsite(cfg)? else {
+        return Err(err(
+            ErrorCode::NotConfigured,
+            "no S3 backup storage is configured",
+        )
+        .suggestion("Pass --backup-s3-url with the S3 keys (see the README)."));
+    };
+    let (m, _) = dest.load_manifest().await.map_err(s3_error)?;
+    Ok(m.entries)
+}
+
+/// Removes a backup from the S3 storage (object and S3 manifest entry).
+pub async fn delete_offsite(cfg: &BackupConfig, entry: &Entry) -> Result<bool, ToolError> {
+    let Some(dest) = offsite(cfg)? else {
+        return Ok(false);
+    };
+    let id = entry.id.clone();
+    let known = dest
+        .update_manifest(move |m| match m.remove(&id) {
+            Ok(_) => Ok(true),
+            Err(manifest::ManifestError::NotFound(_)) => Ok(false),
+            Err(other) => Err(other),
+        })
+        .await
+        .map_err(s3_error)?;
+    dest.delete(&entry.file).await.map_err(s3_error)?;
+    Ok(known)
 }
 
 /// Removes a backup's file and its manifest entry.

@@ -46,6 +46,20 @@ pub struct FileBackup {
     pub key_file: Option<PathBuf>,
     pub pg_bin_dir: Option<PathBuf>,
     pub schedule: Option<FileSchedule>,
+    pub s3: Option<FileS3>,
+}
+
+/// `[backup.s3]`: an S3-compatible copy of every backup.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileS3 {
+    pub url: String,
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub allow_http: Option<bool>,
+    pub force_path_style: Option<bool>,
 }
 
 /// `[backup.schedule]`: run a backup every interval while serving.

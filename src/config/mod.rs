@@ -149,6 +149,50 @@ pub struct BackupConfig {
     pub pg_bin_dir: Option<PathBuf>,
     /// Backups `serve` makes on its own.
     pub schedule: Option<crate::backup::schedule::Schedule>,
+    /// Where backups are copied offsite.
+    pub s3: Option<crate::backup::s3::S3Config>,
+}
+
+/// The S3 copy: flags and environment over `[backup.s3]`.
+fn s3_config(
+    opts: &Options,
+    file: Option<file::FileS3>,
+) -> Result<Option<crate::backup::s3::S3Config>, ConfigError> {
+    let f = file.unwrap_or_default();
+    let Some(url) = opts
+        .backup_s3_url
+        .clone()
+        .or(Some(f.url.clone()))
+        .filter(|u| !u.is_empty())
+    else {
+        return Ok(None);
+    };
+    let (Some(id), Some(key)) = (
+        first(opts.backup_s3_access_key_id.clone(), f.access_key_id),
+        first(
+            opts.backup_s3_secret_access_key.clone(),
+            f.secret_access_key,
+        ),
+    ) else {
+        return Err(ConfigError::Invalid(
+            "the backup S3 storage needs an access key id and a secret access key \
+             (SUPABASE_MCP_BACKUP_S3_ACCESS_KEY_ID, SUPABASE_MCP_BACKUP_S3_SECRET_ACCESS_KEY)"
+                .into(),
+        ));
+    };
+    let config = crate::backup::s3::S3Config {
+        url,
+        endpoint: first(opts.backup_s3_endpoint.clone(), f.endpoint),
+        region: first(opts.backup_s3_region.clone(), f.region),
+        access_key_id: Secret::new(id),
+        secret_access_key: Secret::new(key),
+        allow_http: opts.backup_s3_allow_http || f.allow_http.unwrap_or(false),
+        force_path_style: f.force_path_style.unwrap_or(false),
+        ..Default::default()
+    };
+    crate::backup::s3::S3Destination::new(&config)
+        .map_err(|e| ConfigError::Invalid(format!("backup S3 storage: {e}")))?;
+    Ok(Some(config))
 }
 
 /// The backup schedule: `--backup-every` overrides the file's interval.
@@ -552,6 +596,7 @@ impl Config {
             key_file: first(opts.backup_key_file.clone(), file.backup.key_file),
             pg_bin_dir: first(opts.pg_bin_dir.clone(), file.backup.pg_bin_dir),
             schedule: schedule(opts.backup_every.as_deref(), file.backup.schedule)?,
+            s3: s3_config(opts, file.backup.s3)?,
         };
         if backup.passphrase.is_some() && backup.key_file.is_some() {
             return Err(ConfigError::Invalid(
@@ -561,6 +606,10 @@ impl Config {
         let redactor = Redactor::new();
         if let Some(p) = &backup.passphrase {
             redactor.add(p);
+        }
+        if let Some(s3) = &backup.s3 {
+            redactor.add(&s3.access_key_id);
+            redactor.add(&s3.secret_access_key);
         }
         for inst in &instances {
             inst.secrets().for_each(|s| redactor.add(s));

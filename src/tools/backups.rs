@@ -175,12 +175,20 @@ async fn backup_database(call: Call, a: BackupArgs) -> Result<ToolOutput, ToolEr
     drop(tx);
     let _ = reporter.await;
     let entry = result?;
+    let offsite = service::copy_offsite(cfg, &entry).await;
     let mut out = ToolOutput::trusted(json!({
         "backup": entry_json(&entry, false),
         "path": cfg.dir.join(&entry.file).display().to_string(),
         "verified": true,
+        "offsite": offsite.as_ref().ok().cloned().flatten(),
         "duration_ms": started.elapsed().as_millis() as u64,
     }));
+    if let Err(e) = offsite {
+        out = out.warn(format!(
+            "the backup is kept locally, but the copy to S3 failed: {}",
+            e.message
+        ));
+    }
     if !req.encrypt {
         out = out.warn(if key_configured {
             "not encrypted (`encrypt: false`)"
@@ -209,11 +217,26 @@ pub struct ListBackupsArgs {
     /// Most backups to return (default 50).
     #[serde(default)]
     pub limit: Option<usize>,
+    /// `local` (default) or `s3` (the S3 storage's manifest).
+    #[serde(default)]
+    pub location: Option<String>,
 }
 
 async fn list_backups(call: Call, a: ListBackupsArgs) -> Result<ToolOutput, ToolError> {
     let cfg = call.state.config.backup.clone();
-    let m = service::load_manifest(&cfg)?;
+    let m = match a.location.as_deref().unwrap_or("local") {
+        "local" => service::load_manifest(&cfg)?,
+        "s3" => Manifest {
+            entries: service::offsite_entries(&cfg).await?,
+            ..Default::default()
+        },
+        other => {
+            return Err(
+                ToolError::invalid(format!("`location` {other} is not known"))
+                    .suggestion("Use local or s3."),
+            );
+        }
+    };
     let filter = Filter {
         instance: Some(call.instance.name.clone()),
         database: a.database,
@@ -282,13 +305,32 @@ async fn verify_backup(call: Call, a: BackupIdArgs) -> Result<ToolOutput, ToolEr
 
 async fn delete_backup(call: Call, a: BackupIdArgs) -> Result<ToolOutput, ToolError> {
     let cfg = call.state.config.backup.clone();
-    let id = a.id.clone();
-    let removed = tokio::task::spawn_blocking(move || service::delete_backup(&cfg, &id))
+    let entry = match service::find_entry(&cfg, &a.id) {
+        Ok(e) => e,
+        Err(local) => match service::offsite_entries(&cfg).await {
+            Ok(list) => match list.into_iter().find(|e| e.id == a.id) {
+                Some(e) => e,
+                None => return Err(local),
+            },
+            Err(_) => return Err(local),
+        },
+    };
+    let (c2, id) = (cfg.clone(), entry.id.clone());
+    let local = tokio::task::spawn_blocking(move || service::delete_backup(&c2, &id))
         .await
-        .map_err(|e| ToolError::internal(e.to_string()))??;
-    Ok(ToolOutput::trusted(
-        json!({"deleted": removed.id, "file": removed.file}),
-    ))
+        .map_err(|e| ToolError::internal(e.to_string()))?;
+    let remote = service::delete_offsite(&cfg, &entry).await?;
+    if let Err(e) = &local
+        && !remote
+    {
+        return Err(e.clone());
+    }
+    Ok(ToolOutput::trusted(json!({
+        "deleted": entry.id,
+        "file": entry.file,
+        "local": local.is_ok(),
+        "offsite": remote,
+    })))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
