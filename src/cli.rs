@@ -90,6 +90,9 @@ pub struct BackupCreateArgs {
     /// A label for the backup (repeatable).
     #[arg(long = "tag")]
     pub tags: Vec<String>,
+    /// Also save the roles (pg_dumpall --roles-only, passwords left out).
+    #[arg(long)]
+    pub include_roles: bool,
 }
 
 #[derive(Debug, Args, Default)]
@@ -132,6 +135,9 @@ pub struct RestoreArgs {
     /// Only restore this schema (repeatable; custom format).
     #[arg(long = "schema")]
     pub schemas: Vec<String>,
+    /// First create the roles saved with the backup.
+    #[arg(long)]
+    pub restore_roles: bool,
     /// Confirm restoring over the existing database.
     #[arg(long)]
     pub yes: bool,

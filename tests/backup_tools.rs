@@ -461,3 +461,64 @@ async fn restore_of_selected_schemas() {
     drop(c2);
     drop_db(&admin, &target).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn roles_are_saved_without_passwords_and_restored() {
+    let db = TestDb::new().await.unwrap();
+    let role = format!("smcp_role_{}", db.name.rsplit('_').next().unwrap());
+    let c = db.client().await.unwrap();
+    c.batch_execute(&format!(
+        "CREATE ROLE {role} LOGIN PASSWORD 'role-secret-pw' CONNECTION LIMIT 7;
+         CREATE TABLE public.owned (id int); ALTER TABLE public.owned OWNER TO {role};"
+    ))
+    .await
+    .unwrap();
+    let admin = db.admin_url().to_owned();
+    let target = format!("{}_roles", db.name);
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = server(db, dir.path(), Some(PASS)).await;
+    let d = ok(&s
+        .call("backup_database", json!({"include_roles": true}))
+        .await);
+    assert_eq!(d["backup"]["includes_roles"], true, "{d}");
+    let id = d["backup"]["id"].as_str().unwrap().to_owned();
+    let roles_file = d["backup"]["roles_file"].as_str().unwrap().to_owned();
+    assert!(dir.path().join(&roles_file).is_file());
+    // No orphan warning for the companion file.
+    let l = s.call("list_backups", json!({})).await;
+    assert!(!l.to_string().contains("not in the manifest"), "{l}");
+
+    // The role is gone, then comes back with the restore (no password).
+    c.batch_execute(&format!("REASSIGN OWNED BY {role} TO CURRENT_USER"))
+        .await
+        .unwrap();
+    c.batch_execute(&format!("DROP OWNED BY {role}"))
+        .await
+        .unwrap();
+    drop(c);
+    let (a, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    a.batch_execute(&format!("DROP ROLE {role}")).await.unwrap();
+    let r = ok(&s
+        .call(
+            "restore_backup",
+            json!({"id": id, "new_database": target, "restore_roles": true}),
+        )
+        .await);
+    assert_eq!(r["row_counts_match"], true, "{r}");
+    let row = a
+        .query_one(
+            "SELECT rolconnlimit, rolpassword IS NULL FROM pg_authid WHERE rolname = $1",
+            &[&role],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i32>(0), 7);
+    assert!(row.get::<_, bool>(1), "the password is not restored");
+    a.batch_execute(&format!("DROP DATABASE \"{target}\" WITH (FORCE)"))
+        .await
+        .unwrap();
+    a.batch_execute(&format!("DROP ROLE {role}")).await.unwrap();
+}

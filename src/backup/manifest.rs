@@ -533,7 +533,15 @@ impl Manifest {
                 }
             }
         }
-        let referenced: HashSet<&str> = self.entries.iter().map(|e| e.file.as_str()).collect();
+        // A backup's companion files (its roles, `extra.roles_file`) belong to it.
+        let referenced: HashSet<&str> = self
+            .entries
+            .iter()
+            .flat_map(|e| {
+                std::iter::once(e.file.as_str())
+                    .chain(e.extra.get("roles_file").and_then(Value::as_str))
+            })
+            .collect();
         let io = |source, path: &Path| ManifestError::Io {
             action: "list the backup directory",
             path: path.to_path_buf(),

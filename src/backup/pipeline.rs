@@ -327,16 +327,35 @@ pub fn write_backup(
     cancel: &AtomicBool,
     progress: &AtomicU64,
 ) -> Result<Written, PipelineError> {
-    let temp = temp_path(final_path);
     let (mut args, env) = connection(conn);
     args.extend(dump_args(spec));
-    let mut child = spawn(
+    write_program_output(
         &tools.pg_dump.path,
         &args,
         &env,
-        Stdio::null(),
-        Stdio::piped(),
-    )?;
+        compression,
+        key,
+        final_path,
+        cancel,
+        progress,
+    )
+}
+
+/// Runs `program` and writes its stdout like [`write_backup`] does (e.g.
+/// `pg_dumpall --roles-only`).
+#[allow(clippy::too_many_arguments)]
+pub fn write_program_output(
+    program: &Path,
+    args: &[String],
+    env: &[(String, String)],
+    compression: &Compression,
+    key: Option<(&KeySource, EncryptOptions)>,
+    final_path: &Path,
+    cancel: &AtomicBool,
+    progress: &AtomicU64,
+) -> Result<Written, PipelineError> {
+    let temp = temp_path(final_path);
+    let mut child = spawn(program, args, env, Stdio::null(), Stdio::piped())?;
     let stderr = collect_stderr(&mut child);
     let result = pump_dump(&mut child, compression, key, &temp, cancel, progress);
     let result = match result {
@@ -345,11 +364,7 @@ pub fn write_backup(
                 let _ = join_stderr(stderr);
                 Ok(w)
             }
-            Ok(status) => Err(program_failed(
-                &tools.pg_dump.path,
-                status,
-                join_stderr(stderr),
-            )),
+            Ok(status) => Err(program_failed(program, status, join_stderr(stderr))),
             Err(e) => Err(PipelineError::Spawn {
                 program: "pg_dump".into(),
                 message: e.to_string(),
@@ -364,7 +379,7 @@ pub fn write_backup(
                 (PipelineError::Cancelled, _) => Err(PipelineError::Cancelled),
                 (e, Ok(status)) if !status.success() && !text.is_empty() => {
                     let _ = e;
-                    Err(program_failed(&tools.pg_dump.path, status, text))
+                    Err(program_failed(program, status, text))
                 }
                 (e, _) => Err(e),
             }
@@ -711,6 +726,9 @@ pub struct RestoreSpec {
     pub schemas: Vec<String>,
     /// Where a parallel restore spools the archive.
     pub spool_dir: Option<PathBuf>,
+    /// Plain format: keep going after a failed statement (its error is in
+    /// the warnings), e.g. for roles that already exist.
+    pub continue_on_error: bool,
 }
 
 /// What [`restore_file`] did.
@@ -760,7 +778,11 @@ pub fn restore_file(
                     "-X",
                     "-q",
                     "-v",
-                    "ON_ERROR_STOP=1",
+                    if spec.continue_on_error {
+                        "ON_ERROR_STOP=0"
+                    } else {
+                        "ON_ERROR_STOP=1"
+                    },
                     "--no-password",
                     "-f",
                     "-",

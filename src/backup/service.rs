@@ -64,6 +64,8 @@ pub struct BackupRequest {
     pub compression: Compression,
     pub encrypt: bool,
     pub tags: Vec<String>,
+    /// Also save the roles (`pg_dumpall --roles-only --no-role-passwords`).
+    pub include_roles: bool,
 }
 
 /// How to restore.
@@ -80,6 +82,8 @@ pub struct RestoreRequest {
     pub keep_on_failure: bool,
     /// Only restore these schemas (custom format).
     pub schemas: Vec<String>,
+    /// First create the roles saved with the backup (existing ones are kept).
+    pub restore_roles: bool,
 }
 
 /// What a restore did.
@@ -111,7 +115,7 @@ fn pipeline_error(e: pipeline::PipelineError) -> ToolError {
             "The file is damaged or was replaced: use another backup (list_backups) and check the storage."
         }
         P::Program { .. } => {
-            "Read the program's message above; for a restore into a new database nothing was kept."
+            "Read the program's message above; nothing half-done was kept."
         }
         P::Write { .. } => {
             "Check free space and permissions of the backup directory (--backup-dir)."
@@ -293,11 +297,16 @@ where
         let enc = if kdf.is_some() { ".enc" } else { "" };
         let file = format!("{}-{}-{id}.{ext}{codec}{enc}", safe(&inst.name), safe(&database));
         let final_path = dir.join(&file);
+        let roles_file = req
+            .include_roles
+            .then(|| format!("{}-{}-{id}.roles.sql{codec}{enc}", safe(&inst.name), safe(&database)));
+        let roles_path = roles_file.as_ref().map(|f| dir.join(f));
         let written = run_blocking_with_progress(cancel, &progress, {
             let tools = tools.clone();
             let conn = conn.clone();
             let compression = req.compression;
             let final_path = final_path.clone();
+            let roles_path = roles_path.clone();
             move |stop: &AtomicBool, bytes: &AtomicU64| {
                 let k = key.as_ref().map(|k| (k, EncryptOptions::default()));
                 let w = pipeline::write_backup(&tools, &conn, &spec, &compression, k, &final_path, stop, bytes)?;
@@ -311,6 +320,33 @@ where
                 );
                 match v {
                     Ok(_) => {
+                        if let Some(roles_path) = &roles_path {
+                            let Some(dumpall) = &tools.pg_dumpall else {
+                                let _ = std::fs::remove_file(&w.temp);
+                                return Err(pipeline::PipelineError::Spawn {
+                                    program: "pg_dumpall".into(),
+                                    message: format!("not found next to {}", tools.pg_dump.path.display()),
+                                });
+                            };
+                            let (mut args, env) = pipeline::connection(&conn);
+                            // pg_dumpall's --dbname is a connection string; --database is the name.
+                            for a in args.iter_mut() {
+                                if let Some(db) = a.strip_prefix("--dbname=") {
+                                    *a = format!("--database={db}");
+                                }
+                            }
+                            args.extend(["--roles-only", "--no-role-passwords", "--no-password"].map(String::from));
+                            let r = pipeline::write_program_output(
+                                &dumpall.path, &args, &env, &compression, k, roles_path, stop, &AtomicU64::new(0),
+                            );
+                            match r {
+                                Ok(rw) => pipeline::commit(&rw.temp, roles_path)?,
+                                Err(e) => {
+                                    let _ = std::fs::remove_file(&w.temp);
+                                    return Err(e);
+                                }
+                            }
+                        }
                         pipeline::commit(&w.temp, &final_path)?;
                         Ok(w)
                     }
@@ -364,8 +400,15 @@ where
                 },
             },
             tags: req.tags.clone(),
-            includes_roles: false,
-            extra: Default::default(),
+            includes_roles: roles_file.is_some(),
+            extra: match &roles_file {
+                Some(f) => {
+                    let mut m = serde_json::Map::new();
+                    m.insert("roles_file".into(), serde_json::Value::String(f.clone()));
+                    m
+                }
+                None => Default::default(),
+            },
         };
         let dir2 = dir.clone();
         let e2 = entry.clone();
@@ -374,6 +417,9 @@ where
             .map_err(|e| ToolError::internal(e.to_string()))?;
         if let Err(e) = added {
             let _ = std::fs::remove_file(&final_path);
+            if let Some(r) = &roles_path {
+                let _ = std::fs::remove_file(r);
+            }
             return Err(err(ErrorCode::Io, format!("cannot record the backup: {e}")));
         }
         Ok(entry)
@@ -653,6 +699,48 @@ where
             return Err(e);
         }
     }
+    if req.restore_roles {
+        let Some(roles) = entry.extra.get("roles_file").and_then(|v| v.as_str()) else {
+            return Err(
+                ToolError::invalid(format!("backup {} has no roles saved", entry.id))
+                    .suggestion("Make backups with include_roles to restore roles with them."),
+            );
+        };
+        let roles_path = cfg.dir.join(roles);
+        let spec = RestoreSpec {
+            continue_on_error: true,
+            ..Default::default()
+        };
+        let (tools2, conn2) = (tools.clone(), conn.clone());
+        let key2 = key_for(&entry, cfg)?;
+        let out =
+            run_blocking_with_progress(cancel, &|_| {}, move |stop: &AtomicBool, _: &AtomicU64| {
+                pipeline::restore_file(
+                    &roles_path,
+                    key2.as_ref(),
+                    Format::Plain,
+                    None,
+                    &tools2,
+                    &conn2,
+                    &spec,
+                    stop,
+                )
+            })
+            .await;
+        match out {
+            Ok(r) if !r.warnings.is_empty() => warnings.push(format!(
+                "roles: {}",
+                r.warnings.chars().take(1000).collect::<String>()
+            )),
+            Ok(_) => {}
+            Err(e) => {
+                if created && !req.keep_on_failure {
+                    drop_database(&db, &database).await;
+                }
+                return Err(e);
+            }
+        }
+    }
     let spec = RestoreSpec {
         clean: req.clean || (!created && format == Format::Custom),
         no_owner: req.no_owner,
@@ -660,6 +748,7 @@ where
         jobs: req.jobs.max(1),
         schemas: req.schemas.clone(),
         spool_dir: Some(cfg.dir.clone()),
+        continue_on_error: false,
     };
     let sha = entry.sha256.clone();
     let result = run_blocking_with_progress(cancel, &progress, {
@@ -921,6 +1010,9 @@ pub fn delete_backup(cfg: &BackupConfig, id: &str) -> Result<Entry, ToolError> {
     let entry = find_entry(cfg, id)?;
     let removed = Manifest::remove_from(&cfg.dir, &entry.id)
         .map_err(|e| err(ErrorCode::Io, e.to_string()))?;
+    if let Some(r) = removed.extra.get("roles_file").and_then(|v| v.as_str()) {
+        let _ = std::fs::remove_file(cfg.dir.join(r));
+    }
     let path: &Path = &cfg.dir.join(&removed.file);
     match std::fs::remove_file(path) {
         Ok(()) => Ok(removed),

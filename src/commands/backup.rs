@@ -79,6 +79,7 @@ pub async fn backup(state: &Arc<State>, cmd: BackupCommand) -> (Value, bool) {
                 "format": a.format,
                 "compression": a.compression,
                 "tags": a.tags,
+                "include_roles": a.include_roles,
             });
             let mut args = args;
             if a.no_encrypt {
@@ -122,6 +123,7 @@ pub async fn restore(state: &Arc<State>, a: RestoreArgs) -> (Value, bool) {
         "jobs": a.jobs,
         "keep_on_failure": a.keep_on_failure,
         "schemas": a.schemas,
+        "restore_roles": a.restore_roles,
     });
     if let Some(n) = a.new_database {
         args["new_database"] = json!(n);

@@ -122,6 +122,9 @@ pub struct BackupArgs {
     /// Labels to find the backup by.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Also save the roles and their attributes (no passwords).
+    #[serde(default)]
+    pub include_roles: bool,
 }
 
 async fn backup_database(call: Call, a: BackupArgs) -> Result<ToolOutput, ToolError> {
@@ -156,6 +159,7 @@ async fn backup_database(call: Call, a: BackupArgs) -> Result<ToolOutput, ToolEr
         compression: parse_compression(a.compression.as_deref())?,
         encrypt: a.encrypt.unwrap_or(key_configured),
         tags: a.tags,
+        include_roles: a.include_roles,
     };
     let started = std::time::Instant::now();
     let progress_call = call.clone();
@@ -435,6 +439,9 @@ pub struct RestoreArgs {
     /// Only restore these schemas (custom format).
     #[serde(default)]
     pub schemas: Vec<String>,
+    /// First create the roles saved with the backup (existing ones are kept).
+    #[serde(default)]
+    pub restore_roles: bool,
 }
 
 fn assess_restore(args: &Map<String, Value>) -> Option<String> {
@@ -458,6 +465,7 @@ async fn restore_backup(call: Call, a: RestoreArgs) -> Result<ToolOutput, ToolEr
         jobs,
         keep_on_failure: a.keep_on_failure,
         schemas: a.schemas,
+        restore_roles: a.restore_roles,
     };
     let report =
         service::restore_backup(&call.state, &call.instance, &req, &call.cancel, |_| {}).await?;
