@@ -114,9 +114,7 @@ fn pipeline_error(e: pipeline::PipelineError) -> ToolError {
         P::Damaged(_) | P::HashMismatch { .. } => {
             "The file is damaged or was replaced: use another backup (list_backups) and check the storage."
         }
-        P::Program { .. } => {
-            "Read the program's message above; nothing half-done was kept."
-        }
+        P::Program { .. } => "Read the program's message above; nothing half-done was kept.",
         P::Write { .. } => {
             "Check free space and permissions of the backup directory (--backup-dir)."
         }

@@ -1086,7 +1086,10 @@ pub async fn explain(
         let rows = db
             .query_typed(
                 TABLE_SIZES_SQL,
-                &[(&names as &(dyn tokio_postgres::types::ToSql + Sync), Type::TEXT_ARRAY)],
+                &[(
+                    &names as &(dyn tokio_postgres::types::ToSql + Sync),
+                    Type::TEXT_ARRAY,
+                )],
             )
             .await;
         match rows {
