@@ -339,6 +339,9 @@ impl From<Compression> for Codec {
     }
 }
 
+/// Bytes per zstd worker job (zstd's minimum is 512 KiB).
+const ZSTD_JOB_SIZE: u32 = 2 << 20;
+
 /// A compressing writer. Dropping it without [`Encoder::finish`] leaves the
 /// stream unterminated, which its decoder reports as an error.
 pub struct Encoder<W: Write> {
@@ -368,6 +371,10 @@ pub fn encoder<W: Write>(
             enc.include_checksum(true).map_err(start)?;
             if threads > 0 {
                 enc.multithread(threads).map_err(start)?;
+                // Smaller jobs than zstd's default (4 windows) keep each
+                // worker's buffers, and so the process's memory, small.
+                enc.set_parameter(zstd::stream::raw::CParameter::JobSize(ZSTD_JOB_SIZE))
+                    .map_err(start)?;
             }
             EncoderInner::Zstd(enc)
         }

@@ -49,6 +49,9 @@ pub enum Outcome {
     Err(ToolError),
 }
 
+/// Time limit of a long-running tool (backup, restore) when the caller sets none.
+const LONG_RUNNING_LIMIT: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// Runs one call. `None` means the tool does not exist at all (a protocol error).
 pub async fn run(
     state: &Arc<State>,
@@ -178,6 +181,8 @@ async fn prepare_and_run(
     // Timeout requested by the caller, within the configured maximum.
     let limits = &cfg.limits;
     let timeout = match args.get("timeout_secs") {
+        // Backups and restores: bounded by cancellation, not by a clock.
+        None | Some(Value::Null) if def.long_running => LONG_RUNNING_LIMIT,
         None | Some(Value::Null) => limits.query_timeout,
         Some(v) => match v.as_u64() {
             Some(s) if s >= 1 && Duration::from_secs(s) <= limits.max_query_timeout => {

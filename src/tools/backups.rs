@@ -25,6 +25,7 @@ pub fn tools() -> Vec<ToolDef> {
         tool("backup_database", Group::Backups, Kind::Write)
             .title("Back up the database")
             .description("pg_dump streamed through zstd/gzip and AES-256-GCM (when a backup key is configured and `encrypt`) into the backup directory, verified, recorded in the manifest with row counts. Full, schema-only, data-only or a subset.")
+            .long_running()
             .handler(backup_database),
         tool("list_backups", Group::Backups, Kind::Read)
             .title("List backups")
@@ -37,6 +38,7 @@ pub fn tools() -> Vec<ToolDef> {
         tool("verify_backup", Group::Backups, Kind::Read)
             .title("Verify a backup")
             .description("Re-read a backup: SHA-256 against the manifest, decryption (every chunk authenticated), decompression, and pg_restore --list for custom format.")
+            .long_running()
             .handler(verify_backup),
         tool("delete_backup", Group::Backups, Kind::Destructive)
             .title("Delete a backup")
@@ -61,6 +63,7 @@ pub fn tools() -> Vec<ToolDef> {
             .title("Restore a backup")
             .description("Restore into a new database (`new_database`, dropped again if the restore fails) or over the instance's database (needs confirmation). Checks version, extensions and hash first; compares row counts after.")
             .assess(assess_restore)
+            .long_running()
             .handler(restore_backup),
     ]
 }
@@ -562,4 +565,20 @@ async fn restore_cloud_pitr(call: Call, a: PitrArgs) -> Result<ToolOutput, ToolE
         "started": true,
         "next_step": "The project is restoring; watch its status with get_project (or the dashboard).",
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backups_and_restores_have_no_default_time_limit() {
+        for t in tools() {
+            let long = matches!(
+                t.name,
+                "backup_database" | "verify_backup" | "restore_backup"
+            );
+            assert_eq!(t.long_running, long, "{}", t.name);
+        }
+    }
 }

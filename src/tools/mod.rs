@@ -61,6 +61,9 @@ pub struct ToolDef {
     pub read_only_capable: bool,
     pub idempotent: bool,
     pub open_world: bool,
+    /// Runs for minutes or hours (backups, restores): no default time
+    /// limit; the caller can still set `timeout_secs` or cancel.
+    pub long_running: bool,
     pub scope: Scope,
     /// Schema of the arguments (JSON Schema object).
     pub input_schema: Map<String, Value>,
@@ -147,6 +150,7 @@ pub struct ToolBuilder {
     read_only_capable: bool,
     idempotent: bool,
     open_world: bool,
+    long_running: bool,
     scope: Scope,
     output_schema: Option<Value>,
     assess: Option<Assess>,
@@ -162,6 +166,7 @@ pub fn tool(name: &'static str, group: Group, kind: Kind) -> ToolBuilder {
         read_only_capable: false,
         idempotent: kind == Kind::Read,
         open_world: false,
+        long_running: false,
         scope: Scope::Instance,
         output_schema: None,
         assess: None,
@@ -187,6 +192,10 @@ impl ToolBuilder {
     }
     pub fn open_world(mut self) -> Self {
         self.open_world = true;
+        self
+    }
+    pub fn long_running(mut self) -> Self {
+        self.long_running = true;
         self
     }
     pub fn scope(mut self, s: Scope) -> Self {
@@ -231,6 +240,7 @@ impl ToolBuilder {
             read_only_capable: self.read_only_capable,
             idempotent: self.idempotent,
             open_world: self.open_world,
+            long_running: self.long_running,
             scope: self.scope,
             input_schema: schema_of::<A>(),
             output_schema: self.output_schema,
