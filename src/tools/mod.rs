@@ -62,7 +62,7 @@ pub struct ToolDef {
     pub idempotent: bool,
     pub open_world: bool,
     /// Runs for minutes or hours (backups, restores): no default time
-    /// limit; the caller can still set `timeout_secs` or cancel.
+    /// limit; cancellation still stops it.
     pub long_running: bool,
     pub scope: Scope,
     /// Schema of the arguments (JSON Schema object).
