@@ -98,6 +98,18 @@ pub struct RestoreReport {
     pub warnings: Vec<String>,
 }
 
+/// A PostgreSQL error as a tool error.
+fn pg(e: tokio_postgres::Error) -> ToolError {
+    crate::sql::run::pg_error(&e)
+}
+
+/// The client programs for a server of major version `major`.
+async fn find_tools(dir: Option<&Path>, major: u32) -> Result<pgtools::PgTools, ToolError> {
+    pgtools::find(dir, major)
+        .await
+        .map_err(|e| err(ErrorCode::NotConfigured, e.to_string()))
+}
+
 fn err(code: ErrorCode, message: impl Into<String>) -> ToolError {
     ToolError::new(code, message)
 }
@@ -239,7 +251,7 @@ where
     let db = state.pools.get(inst).await?;
     db.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .await
-        .map_err(|e| crate::sql::run::pg_error(&e))?;
+        .map_err(pg)?;
     let result = async {
         let row = db
             .query_one(
@@ -248,18 +260,16 @@ where
                 &[],
             )
             .await
-            .map_err(|e| crate::sql::run::pg_error(&e))?;
+            .map_err(pg)?;
         let snapshot: String = row.get("snap");
         let server_num: i64 = row.get("num");
         let server_version: String = row.get("ver");
         let database: String = row.get("db");
-        let tools = pgtools::find(cfg.pg_bin_dir.as_deref(), pgtools::server_major(server_num))
-            .await
-            .map_err(|e| err(ErrorCode::NotConfigured, e.to_string()))?;
+        let tools = find_tools(cfg.pg_bin_dir.as_deref(), pgtools::server_major(server_num)).await?;
         let extensions: Vec<Extension> = db
             .query("SELECT extname::text, extversion FROM pg_extension ORDER BY 1", &[])
             .await
-            .map_err(|e| crate::sql::run::pg_error(&e))?
+            .map_err(pg)?
             .iter()
             .map(|r| Extension {
                 name: r.get(0),
@@ -447,7 +457,7 @@ async fn count_rows(
             &[&schemas, &exclude_schemas],
         )
         .await
-        .map_err(|e| crate::sql::run::pg_error(&e))?;
+        .map_err(pg)?;
     let mut out = BTreeMap::new();
     for r in rows {
         let (q, s, t): (String, String, String) = (r.get(0), r.get(1), r.get(2));
@@ -459,7 +469,7 @@ async fn count_rows(
         let n: i64 = db
             .query_one(&format!("SELECT count(*) FROM {q}"), &[])
             .await
-            .map_err(|e| crate::sql::run::pg_error(&e))?
+            .map_err(pg)?
             .get(0);
         out.insert(full, n);
     }
@@ -559,9 +569,7 @@ pub async fn verify_backup(
         .suggestion("Remove the entry with delete_backup, or put the file back."));
     }
     let key = key_for(&entry, cfg)?;
-    let tools = pgtools::find(cfg.pg_bin_dir.as_deref(), 0)
-        .await
-        .map_err(|e| err(ErrorCode::NotConfigured, e.to_string()))?;
+    let tools = find_tools(cfg.pg_bin_dir.as_deref(), 0).await?;
     let format = Format::from(entry.format);
     let sha = entry.sha256.clone();
     let v = run_blocking_with_progress(cancel, &|_| {}, move |stop: &AtomicBool, _: &AtomicU64| {
@@ -606,7 +614,7 @@ where
             &[],
         )
         .await
-        .map_err(|e| crate::sql::run::pg_error(&e))?;
+        .map_err(pg)?;
     let (server_num, current_db): (i64, String) = (row.get(0), row.get(1));
     let mut warnings = Vec::new();
     let backup_major = pgtools::parse_version(&entry.server_version)
@@ -623,7 +631,7 @@ where
     let available: Vec<String> = db
         .query("SELECT name::text FROM pg_available_extensions", &[])
         .await
-        .map_err(|e| crate::sql::run::pg_error(&e))?
+        .map_err(pg)?
         .iter()
         .map(|r| r.get(0))
         .collect();
@@ -640,9 +648,7 @@ where
         ))
         .suggestion("Install them on the target server first (they must appear in pg_available_extensions)."));
     }
-    let tools = pgtools::find(cfg.pg_bin_dir.as_deref(), target_major)
-        .await
-        .map_err(|e| err(ErrorCode::NotConfigured, e.to_string()))?;
+    let tools = find_tools(cfg.pg_bin_dir.as_deref(), target_major).await?;
     let format = Format::from(entry.format);
     valid_names(&req.schemas, "schema")?;
     if !req.schemas.is_empty() && format != Format::Custom {
@@ -666,7 +672,7 @@ where
                     &[name],
                 )
                 .await
-                .map_err(|e| crate::sql::run::pg_error(&e))?
+                .map_err(pg)?
                 .get(0);
             if exists {
                 return Err(err(
@@ -677,7 +683,7 @@ where
             }
             db.batch_execute(&format!("CREATE DATABASE \"{name}\""))
                 .await
-                .map_err(|e| crate::sql::run::pg_error(&e))?;
+                .map_err(pg)?;
             (name.clone(), true)
         }
         None => {
@@ -834,10 +840,7 @@ async fn connect_to(params: &ConnParams) -> Result<tokio_postgres::Client, ToolE
         .map_err(|e| err(ErrorCode::ConnectionFailed, e.to_string()))?;
     let mut config = params.to_pg_config();
     config.connect_timeout(Duration::from_secs(10));
-    let (client, connection) = config
-        .connect(tls)
-        .await
-        .map_err(|e| crate::sql::run::pg_error(&e))?;
+    let (client, connection) = config.connect(tls).await.map_err(pg)?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!("restore check connection closed: {e}");
@@ -855,7 +858,7 @@ async fn create_schemas(conn: &ConnParams, schemas: &[String]) -> Result<(), Too
                 s.replace('"', "\"\"")
             ))
             .await
-            .map_err(|e| crate::sql::run::pg_error(&e))?;
+            .map_err(pg)?;
     }
     Ok(())
 }

@@ -329,17 +329,6 @@ async fn pooled_rows(db: &Object, select: &str) -> Result<Vec<Value>, ToolError>
     }
 }
 
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
 fn unexpected(name: &str, why: &str) -> ToolError {
     ToolError::internal(format!("unexpected value in column `{name}`"))
         .reason(why.to_owned())
@@ -387,7 +376,10 @@ impl Backend {
                             ErrorCode::ApiError,
                             "the SQL result is not a list of rows",
                         )
-                        .reason(format!("a row came back as JSON {}", json_kind(&other)))),
+                        .reason(format!(
+                            "a row came back as JSON {}",
+                            crate::db::rpc::kind_of(&other)
+                        ))),
                     })
                     .collect()
             }

@@ -362,7 +362,8 @@ impl RpcClient {
     }
 }
 
-fn kind_of(v: &Value) -> &'static str {
+/// `a string`, `an object`...: what a JSON value is, for messages.
+pub(crate) fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

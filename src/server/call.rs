@@ -10,6 +10,7 @@ use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::service::Peer;
 use tokio_util::sync::CancellationToken;
 
+use crate::api::generated::management::types::ProjectRef;
 use crate::config::{Instance, Limits};
 use crate::db::backend::{Backend, ManagementTarget, RemoteLimits};
 use crate::db::rpc::RpcClient;
@@ -83,28 +84,7 @@ impl Call {
             max_bytes: self.limits().max_remote_result_bytes,
         };
         if inst.access_token.is_some() {
-            let Some(r) = inst.project_ref.as_deref() else {
-                return Err(ToolError::new(
-                    crate::result::ErrorCode::NotConfigured,
-                    format!(
-                        "instance `{}` has an access token but no project to run SQL on",
-                        inst.name
-                    ),
-                )
-                .suggestion(
-                    "Start the server with --project-ref <ref> (or a database URL with --db-url).",
-                ));
-            };
-            let project = r.parse().map_err(|_| {
-                ToolError::invalid(format!("`{r}` is not a project ref")).suggestion(
-                    "A project ref is 20 lowercase letters, as in https://<ref>.supabase.co.",
-                )
-            })?;
-            let api = self.state.clients.management(inst)?;
-            return Ok(Backend::Management(
-                ManagementTarget { api, project },
-                limits,
-            ));
+            return self.management_backend(limits);
         }
         if inst.supabase_url.is_some() && inst.service_role_key.is_some() {
             let rpc =
@@ -113,6 +93,29 @@ impl Call {
         }
         // Nothing configured: the pool's error says what to set.
         Ok(Backend::Direct(self.db().await?))
+    }
+
+    /// SQL through the Management API for this call's cloud project.
+    pub fn management_backend(&self, limits: RemoteLimits) -> Result<Backend, ToolError> {
+        let inst = &self.instance;
+        let Some(r) = inst.project_ref.as_deref() else {
+            return Err(ToolError::new(
+                crate::result::ErrorCode::NotConfigured,
+                format!(
+                    "instance `{}` has an access token but no project to run SQL on",
+                    inst.name
+                ),
+            )
+            .suggestion(
+                "Start the server with --project-ref <ref> (or a database URL with --db-url).",
+            ));
+        };
+        let project = parse_project_ref(r)?;
+        let api = self.state.clients.management(inst)?;
+        Ok(Backend::Management(
+            ManagementTarget { api, project },
+            limits,
+        ))
     }
 
     /// Sends a progress notification when the client asked for progress.
@@ -128,4 +131,12 @@ impl Call {
             }
         }
     }
+}
+
+/// A project ref given by the caller or the configuration, checked.
+pub fn parse_project_ref(r: &str) -> Result<ProjectRef, ToolError> {
+    r.parse().map_err(|_| {
+        ToolError::invalid(format!("`{r}` is not a project ref"))
+            .suggestion("A project ref is 20 lowercase letters, as in https://<ref>.supabase.co.")
+    })
 }

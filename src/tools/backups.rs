@@ -18,7 +18,7 @@ use crate::backup::retention::{self, Policy};
 use crate::backup::service::{self, BackupRequest, RestoreRequest};
 use crate::groups::Group;
 use crate::result::{ToolError, ToolOutput};
-use crate::server::call::Call;
+use crate::server::call::{Call, parse_project_ref};
 
 pub fn tools() -> Vec<ToolDef> {
     vec![
@@ -490,10 +490,7 @@ fn project_ref(call: &Call, given: Option<&str>) -> Result<ProjectRef, ToolError
         return Err(ToolError::invalid("`project_id` is required")
             .suggestion("Pass project_id, or start the server with --project-ref."));
     };
-    r.parse().map_err(|_| {
-        ToolError::invalid(format!("`{r}` is not a project ref"))
-            .suggestion("A project ref is 20 lowercase letters, as in https://<ref>.supabase.co.")
-    })
+    parse_project_ref(r)
 }
 
 async fn list_cloud_backups(call: Call, a: CloudProjectArgs) -> Result<ToolOutput, ToolError> {

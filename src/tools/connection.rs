@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio_postgres::SimpleQueryMessage;
 
 use super::{Kind, ToolDef, tool};
-use crate::db::backend::{Backend, ManagementTarget, RemoteLimits};
+use crate::db::backend::RemoteLimits;
 use crate::db::probe::{self, Target, TargetReport};
 use crate::db::rpc::EXECUTE_SQL_FUNCTION;
 use crate::groups::Group;
@@ -65,25 +65,10 @@ pub struct ManagementReport {
 async fn probe_management(call: &Call) -> ManagementReport {
     let started = std::time::Instant::now();
     let result = async {
-        let backend = Backend::Management(
-            ManagementTarget {
-                api: call.state.clients.management(&call.instance)?,
-                project: call
-                    .instance
-                    .project_ref
-                    .as_deref()
-                    .unwrap_or_default()
-                    .parse()
-                    .map_err(|_| {
-                        ToolError::invalid("the project ref is not 20 lowercase letters")
-                            .suggestion("Fix --project-ref.")
-                    })?,
-            },
-            RemoteLimits {
-                timeout: PROBE_TIMEOUT,
-                max_bytes: 1 << 20,
-            },
-        );
+        let backend = call.management_backend(RemoteLimits {
+            timeout: PROBE_TIMEOUT,
+            max_bytes: 1 << 20,
+        })?;
         let row = backend
             .query_one("SELECT current_setting('server_version') AS v", &[])
             .await?;
