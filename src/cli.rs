@@ -56,6 +56,38 @@ pub enum BackupCommand {
     },
     /// Show (or with --apply, carry out) a retention policy.
     Retention(RetentionArgs),
+    /// Take a physical base backup (pg_basebackup), the start of a
+    /// point-in-time recovery.
+    Base(BackupBaseArgs),
+    /// Archive WAL with pg_receivewal in the foreground until Ctrl-C
+    /// (into --wal-archive-dir, default <backup dir>/wal).
+    Wal,
+    /// Print the checked point-in-time recovery plan for --target-time; with
+    /// --prepare, also write a data directory that recovers to it.
+    PitrPlan(PitrPlanArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct BackupBaseArgs {
+    /// zstd (level 3), zstd:N, gzip:N or none.
+    #[arg(long, default_value = "zstd:3")]
+    pub compression: String,
+    /// Do not encrypt even when a backup key is configured.
+    #[arg(long)]
+    pub no_encrypt: bool,
+    /// A label for the backup (repeatable).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct PitrPlanArgs {
+    /// The moment to recover to (RFC 3339, e.g. 2026-11-25T08:00:00Z).
+    #[arg(long)]
+    pub target_time: String,
+    /// Write a data directory (new or empty) that recovers to the target.
+    #[arg(long, value_name = "DIR")]
+    pub prepare: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Default)]
@@ -459,6 +491,16 @@ pub struct Options {
         value_name = "INTERVAL"
     )]
     pub backup_every: Option<String>,
+
+    /// Archive WAL into this directory with pg_receivewal while serving
+    /// (incremental backups for point-in-time recovery).
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_WAL_ARCHIVE_DIR",
+        global = true,
+        value_name = "DIR"
+    )]
+    pub wal_archive_dir: Option<PathBuf>,
 
     /// Directory of pg_dump, pg_restore and psql (default: the newest installed).
     #[arg(

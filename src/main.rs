@@ -63,6 +63,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     stop_schedule.clone(),
                 );
             }
+            let wal_archiver = state.config.backup.wal.clone().map(|w| {
+                eprintln!(
+                    "• archiving WAL into {} (slot {})",
+                    w.archive_dir.display(),
+                    w.slot
+                );
+                supabase_mcp::backup::wal::spawn_for_serve(state.clone(), w, stop_schedule.clone())
+            });
             let spill = state.spill.clone();
             tokio::task::spawn_blocking(move || spill.cleanup());
             let served = if opts.http {
@@ -78,6 +86,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 stdio::serve(state).await.map_err(anyhow::Error::from)
             };
             stop_schedule.cancel();
+            if let Some(h) = wal_archiver {
+                // pg_receivewal flushes and exits on SIGINT.
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(30), h).await;
+            }
             if let Some(c) = cluster {
                 c.stop().await?;
             }

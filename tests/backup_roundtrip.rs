@@ -192,6 +192,25 @@ fn dump(
     )
 }
 
+fn dump_verified(
+    tools: &PgTools,
+    url: &str,
+    compression: &str,
+    key: Option<&(KeySource, EncryptOptions)>,
+    final_path: &Path,
+) -> Result<(pipeline::Written, pipeline::Verified), PipelineError> {
+    pipeline::write_verified_backup(
+        tools,
+        &ConnParams::parse(url).unwrap(),
+        &DumpSpec::default(),
+        &compression.parse::<Compression>().unwrap(),
+        key.map(|(k, o)| (k, *o)),
+        final_path,
+        &AtomicBool::new(false),
+        &AtomicU64::new(0),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn round_trips_are_identical_for_each_compression_and_encryption() {
     let source = TestDb::new().await.unwrap();
@@ -210,19 +229,38 @@ async fn round_trips_are_identical_for_each_compression_and_encryption() {
     ] {
         let name = format!("b-{}-{encrypted}.dump", compression.replace(':', "-"));
         let k = encrypted.then_some(&key);
-        let w = dump(&tools, &source.url, compression, k, dir.path(), &name).unwrap();
+        let final_path = dir.path().join(&name);
+        // zstd: verified while it is written; gzip: written, then verified.
+        let (w, v) = if compression.starts_with("zstd") {
+            let (w, during) =
+                dump_verified(&tools, &source.url, compression, k, &final_path).unwrap();
+            let after = verify_file(
+                &w.temp,
+                k.map(|(k, _)| k),
+                Format::Custom,
+                Some(&w.sha256),
+                &tools,
+                &AtomicBool::new(false),
+            )
+            .unwrap();
+            assert_eq!(during, after, "the check while writing saw the stored file");
+            (w, during)
+        } else {
+            let w = dump(&tools, &source.url, compression, k, dir.path(), &name).unwrap();
+            let v = verify_file(
+                &w.temp,
+                k.map(|(k, _)| k),
+                Format::Custom,
+                Some(&w.sha256),
+                &tools,
+                &AtomicBool::new(false),
+            )
+            .unwrap();
+            (w, v)
+        };
         assert!(w.raw_bytes > 100_000, "{w:?}");
         assert!(w.stored_bytes < w.raw_bytes, "{w:?}");
-        let final_path = dir.path().join(&name);
-        let v = verify_file(
-            &w.temp,
-            k.map(|(k, _)| k),
-            Format::Custom,
-            Some(&w.sha256),
-            &tools,
-            &AtomicBool::new(false),
-        )
-        .unwrap();
+        assert_eq!(v.sha256, w.sha256);
         assert_eq!(v.raw_bytes, w.raw_bytes);
         assert_eq!(v.encrypted, encrypted);
         assert!(v.toc_entries.unwrap() > TABLES as u64);
@@ -370,6 +408,29 @@ async fn faults_are_detected_and_leave_nothing_behind() {
         )
     });
     assert!(matches!(r, Err(PipelineError::Cancelled)), "{r:?}");
+    // The same while the file is verified as it is written: the reader
+    // thread stops too, and nothing is left.
+    cancel.store(false, Ordering::Relaxed);
+    progress.store(0, Ordering::Relaxed);
+    let r = std::thread::scope(|s| {
+        s.spawn(|| {
+            while progress.load(Ordering::Relaxed) == 0 {
+                std::thread::yield_now();
+            }
+            cancel.store(true, Ordering::Relaxed);
+        });
+        pipeline::write_verified_backup(
+            &tools,
+            &conn,
+            &DumpSpec::default(),
+            &"zstd:1".parse::<Compression>().unwrap(),
+            Some((&key.0, key.1)),
+            &final_path,
+            &cancel,
+            &progress,
+        )
+    });
+    assert!(matches!(r, Err(PipelineError::Cancelled)), "{r:?}");
     let left: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -434,6 +495,20 @@ async fn a_full_disk_is_a_clear_error_and_leaves_nothing() {
         None,
         tiny.0.path(),
         "full.dump",
+    )
+    .unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, PipelineError::Write { .. }), "{text}");
+    assert!(text.contains("No space left on device"), "{text}");
+    let left: Vec<_> = std::fs::read_dir(tiny.0.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+    // Verified while written: the same error (not the reader's), nothing left.
+    let e = dump_verified(
+        &tools,
+        &source.url,
+        "none",
+        None,
+        &tiny.0.path().join("full.dump"),
     )
     .unwrap_err();
     let text = e.to_string();

@@ -93,6 +93,41 @@ pub enum Kind {
     Data,
     /// Part of the database, by schema and table patterns.
     Subset(Subset),
+    /// A physical base backup of the whole cluster (`pg_basebackup`, tar
+    /// format), the starting point of a point-in-time recovery. Its WAL
+    /// facts are in [`Entry::base_info`].
+    Base,
+}
+
+/// The WAL facts of a [`Kind::Base`] backup, stored under the entry's
+/// `base` key (read with [`Entry::base_info`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaseInfo {
+    /// `START WAL LOCATION` of `backup_label`, e.g. `0/2000028`.
+    pub start_lsn: String,
+    /// The WAL segment holding the start location, e.g. `000000010000000000000002`.
+    pub start_wal_file: String,
+    /// `START TIMELINE` of `backup_label`.
+    pub timeline: u32,
+    /// `START TIME` of `backup_label`, as written there (server time zone).
+    pub start_time_text: String,
+    /// When the backup started (UTC, from `backup_label` when it is in UTC,
+    /// else the server's clock just before it).
+    pub start_time: DateTime<Utc>,
+    /// The end of the backup's WAL range (`End-LSN` of `backup_manifest`),
+    /// where recovery becomes consistent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_lsn: Option<String>,
+    /// The server's clock right after the backup finished: a recovery
+    /// target must not be earlier.
+    pub stop_time: DateTime<Utc>,
+    /// The first and last WAL segments stored inside the backup (`-X fetch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal_included: Option<(String, String)>,
+    /// `wal_segment_size` of the server, in bytes.
+    pub wal_segment_size: u64,
+    /// The container format of the stored stream (`tar`).
+    pub format: String,
 }
 
 /// The selection of a [`Kind::Subset`] backup, as given to pg_dump.
@@ -191,7 +226,24 @@ pub struct Entry {
     pub extra: Map<String, Value>,
 }
 
+/// The key of [`BaseInfo`] among an entry's fields.
+const BASE_KEY: &str = "base";
+
 impl Entry {
+    /// The WAL facts of a base backup (`None` for other kinds, or when the
+    /// stored value does not parse).
+    pub fn base_info(&self) -> Option<BaseInfo> {
+        let v = self.extra.get(BASE_KEY)?;
+        serde_json::from_value(v.clone()).ok()
+    }
+
+    /// Stores the WAL facts of a base backup (the `base` field).
+    pub fn set_base_info(&mut self, info: &BaseInfo) -> Result<(), ManifestError> {
+        let v = serde_json::to_value(info).map_err(ManifestError::Encode)?;
+        self.extra.insert(BASE_KEY.to_owned(), v);
+        Ok(())
+    }
+
     /// Checks what later code relies on: a safe id and file name, a
     /// well-formed digest and fingerprint.
     pub fn validate(&self) -> Result<(), ManifestError> {
@@ -1136,5 +1188,41 @@ mod tests {
         assert!(is_lower_hex(&a, 16));
         // Domain-separated: not a plain SHA-256 prefix of the key.
         assert_ne!(a, hex::encode(&Sha256::digest([1u8; 32])[..8]));
+    }
+
+    #[test]
+    fn base_backups_round_trip_and_old_entries_have_no_base_info() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = entry("20261125T180000Z-0000aa", "prod-cluster.base.tar.zst", 10);
+        e.kind = Kind::Base;
+        let info = BaseInfo {
+            start_lsn: "0/2000028".into(),
+            start_wal_file: "000000010000000000000002".into(),
+            timeline: 1,
+            start_time_text: "2026-11-25 18:00:00 UTC".into(),
+            start_time: at(0),
+            stop_lsn: Some("0/2000100".into()),
+            stop_time: at(5),
+            wal_included: Some((
+                "000000010000000000000002".into(),
+                "000000010000000000000002".into(),
+            )),
+            wal_segment_size: 16 * 1024 * 1024,
+            format: "tar".into(),
+        };
+        e.set_base_info(&info).unwrap();
+        let mut m = Manifest::default();
+        m.add(e).unwrap();
+        m.add(entry("20261125T170000Z-0000bb", "old.dump", 5))
+            .unwrap();
+        m.save(dir.path()).unwrap();
+        let text = std::fs::read_to_string(Manifest::path(dir.path())).unwrap();
+        let json: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(json["entries"][0]["kind"]["type"], "base");
+        assert_eq!(json["entries"][0]["base"]["start_lsn"], "0/2000028");
+        assert!(json["entries"][1].get("base").is_none(), "{text}");
+        let back = Manifest::load(dir.path()).unwrap();
+        assert_eq!(back.entries[0].base_info(), Some(info));
+        assert_eq!(back.entries[1].base_info(), None);
     }
 }

@@ -20,8 +20,15 @@
 //! - [`pipeline`]: running them and wiring the streams to files;
 //! - [`s3`]: S3-compatible object storage as a backup destination;
 //! - [`service`]: backup and restore of a configured instance, end to end;
-//! - [`schedule`]: the backups `serve` makes on its own.
+//! - [`schedule`]: the backups `serve` makes on its own;
+//! - [`tail`]: reading a file back while it is written (verification
+//!   during the backup instead of a second pass after it);
+//! - [`basebackup`]: physical base backups (`pg_basebackup`), the start of
+//!   a point-in-time recovery;
+//! - [`wal`]: WAL archiving with `pg_receivewal`, whether WAL is reachable,
+//!   and the checked point-in-time recovery plan.
 
+pub mod basebackup;
 pub mod compress;
 pub mod crypt;
 pub mod manifest;
@@ -31,6 +38,8 @@ pub mod retention;
 pub mod s3;
 pub mod schedule;
 pub mod service;
+pub mod tail;
+pub mod wal;
 
 /// Test data shared by the submodules' tests.
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! Finding PostgreSQL's client programs (`pg_dump`, `pg_restore`, `psql`,
-//! `pg_dumpall`) in a version that can talk to a given server, and reading
+//! Finding PostgreSQL's client programs (`pg_dump`, `pg_restore`, `psql`;
+//! optionally `pg_dumpall`, `pg_basebackup`, `pg_receivewal`, `pg_waldump`)
+//! in a version that can talk to a given server, and reading
 //! their versions. A `pg_dump` older than the server refuses to dump it, so
 //! the choice is made (and explained) before anything runs.
 
@@ -51,6 +52,11 @@ pub struct PgTools {
     pub pg_restore: PgTool,
     pub psql: PgTool,
     pub pg_dumpall: Option<PgTool>,
+    /// Physical base backups and WAL archiving (see `basebackup`, `wal`).
+    pub pg_basebackup: Option<PgTool>,
+    pub pg_receivewal: Option<PgTool>,
+    /// Reads WAL segments (the last commit time of an archive).
+    pub pg_waldump: Option<PgTool>,
 }
 
 /// `"pg_dump (PostgreSQL) 15.19 (Debian 15.19-0+deb12u1)"` → (`15.19`, 15);
@@ -95,6 +101,16 @@ async fn version_of(path: &Path) -> Result<PgTool, PgToolsError> {
         version,
         major,
     })
+}
+
+/// `dir/name` with its version, when it exists.
+async fn optional(dir: &Path, name: &str) -> Result<Option<PgTool>, PgToolsError> {
+    let path = dir.join(name);
+    if path.is_file() {
+        Ok(Some(version_of(&path).await?))
+    } else {
+        Ok(None)
+    }
 }
 
 /// Directories that may hold client programs: `explicit` alone when given;
@@ -145,15 +161,13 @@ pub async fn find(explicit: Option<&Path>, server_major: u32) -> Result<PgTools,
         if !restore.is_file() || !psql.is_file() {
             continue;
         }
-        let dumpall = dir.join("pg_dumpall");
         return Ok(PgTools {
             pg_restore: version_of(&restore).await?,
             psql: version_of(&psql).await?,
-            pg_dumpall: if dumpall.is_file() {
-                Some(version_of(&dumpall).await?)
-            } else {
-                None
-            },
+            pg_dumpall: optional(dir, "pg_dumpall").await?,
+            pg_basebackup: optional(dir, "pg_basebackup").await?,
+            pg_receivewal: optional(dir, "pg_receivewal").await?,
+            pg_waldump: optional(dir, "pg_waldump").await?,
             pg_dump,
         });
     }

@@ -5,6 +5,9 @@
 //!   destination (a name starting with `.` and ending in `.partial`).
 //!   The caller verifies it ([`verify_file`]) and moves it into place with
 //!   [`commit`]; on any failure the temporary file is removed.
+//!   [`write_verified_backup`] does both at once: a second thread re-reads
+//!   the temporary file while it grows and verifies it as [`verify_file`]
+//!   would, so the check costs no second pass after the dump.
 //! - [`verify_file`]: re-reads a stored file, checking its hash, that it
 //!   decrypts (every chunk authenticated, none missing) and decompresses,
 //!   and that `pg_restore --list` accepts a custom-format archive.
@@ -30,6 +33,7 @@ use super::compress::{self, Compression};
 use super::crypt::{self, EncryptOptions, EncryptWriter, KeySource};
 use super::manifest::DumpFormat;
 use super::pgtools::PgTools;
+use super::tail::{Tail, TailReader, TailWriter};
 use crate::db::connstr::ConnParams;
 
 /// Bytes moved per read.
@@ -354,11 +358,180 @@ pub fn write_program_output(
     cancel: &AtomicBool,
     progress: &AtomicU64,
 ) -> Result<Written, PipelineError> {
+    write_checked(
+        program,
+        args,
+        env,
+        compression,
+        key,
+        final_path,
+        None,
+        cancel,
+        progress,
+    )
+    .map(|(w, _)| w)
+}
+
+/// Runs `pg_dump` like [`write_backup`] and verifies the file while it is
+/// being written: a second thread reads the temporary file back as it
+/// grows ([`super::tail`]) and checks it exactly as [`verify_file`] does
+/// (SHA-256 of the stored bytes, every chunk decrypted, decompressed,
+/// `pg_restore --list` for custom format). The result is a complete,
+/// verified temporary file, or an error and no file.
+#[allow(clippy::too_many_arguments)]
+pub fn write_verified_backup(
+    tools: &PgTools,
+    conn: &ConnParams,
+    spec: &DumpSpec,
+    compression: &Compression,
+    key: Option<(&KeySource, EncryptOptions)>,
+    final_path: &Path,
+    cancel: &AtomicBool,
+    progress: &AtomicU64,
+) -> Result<(Written, Verified), PipelineError> {
+    let (mut args, env) = connection(conn);
+    args.extend(dump_args(spec));
+    let (written, verified) = write_checked(
+        &tools.pg_dump.path,
+        &args,
+        &env,
+        compression,
+        key,
+        final_path,
+        Some((spec.format, tools)),
+        cancel,
+        progress,
+    )?;
+    match verified {
+        Some(v) => Ok((written, v)),
+        None => {
+            let _ = fs::remove_file(&written.temp);
+            Err(PipelineError::Damaged("the file was not verified".into()))
+        }
+    }
+}
+
+/// Runs `program` into the temporary file of `final_path`, verifying it as
+/// it is written when `verify` is given. On any failure the temporary file
+/// is removed.
+#[allow(clippy::too_many_arguments)]
+fn write_checked(
+    program: &Path,
+    args: &[String],
+    env: &[(String, String)],
+    compression: &Compression,
+    key: Option<(&KeySource, EncryptOptions)>,
+    final_path: &Path,
+    verify: Option<(Format, &PgTools)>,
+    cancel: &AtomicBool,
+    progress: &AtomicU64,
+) -> Result<(Written, Option<Verified>), PipelineError> {
     let temp = temp_path(final_path);
+    let write_err = |e: io::Error| PipelineError::Write {
+        path: temp.display().to_string(),
+        message: e.to_string(),
+    };
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temp)
+        .map_err(write_err)?;
+    let reread = match verify {
+        Some(_) => match File::open(&temp) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                let _ = fs::remove_file(&temp);
+                return Err(PipelineError::Read {
+                    path: temp.display().to_string(),
+                    message: e.to_string(),
+                });
+            }
+        },
+        None => None,
+    };
+    let tail = Tail::new();
+    let result = std::thread::scope(|scope| {
+        let verifier = match (verify, reread) {
+            (Some((format, tools)), Some(reread)) => {
+                let tail = tail.clone();
+                let key = key.as_ref().map(|(k, _)| *k);
+                Some(scope.spawn(move || {
+                    let source = io::BufReader::with_capacity(BUF, TailReader::new(reread, tail));
+                    let (reader, done, encrypted) = decode_stream(source, key)?;
+                    verify_stream(reader, done, encrypted, format, None, tools, cancel)
+                }))
+            }
+            _ => None,
+        };
+        let written = run_program_into(
+            program,
+            args,
+            env,
+            compression,
+            key,
+            file,
+            &temp,
+            &tail,
+            cancel,
+            progress,
+        );
+        match &written {
+            Ok(_) => tail.finish(),
+            Err(_) => tail.abandon(),
+        }
+        let verified = verifier.map(|h| {
+            h.join().unwrap_or_else(|_| {
+                Err(PipelineError::Damaged(
+                    "the verification thread stopped unexpectedly".into(),
+                ))
+            })
+        });
+        let written = written?;
+        match verified {
+            None => Ok((written, None)),
+            Some(Err(e)) => Err(e),
+            Some(Ok(v)) if v.sha256 != written.sha256 || v.stored_bytes != written.stored_bytes => {
+                Err(PipelineError::HashMismatch {
+                    expected: written.sha256.clone(),
+                    actual: v.sha256,
+                })
+            }
+            Some(Ok(v)) => Ok((written, Some(v))),
+        }
+    });
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+/// Runs `program` and pumps its stdout into `file`; kills it on error.
+#[allow(clippy::too_many_arguments)]
+fn run_program_into(
+    program: &Path,
+    args: &[String],
+    env: &[(String, String)],
+    compression: &Compression,
+    key: Option<(&KeySource, EncryptOptions)>,
+    file: File,
+    temp: &Path,
+    tail: &Arc<Tail>,
+    cancel: &AtomicBool,
+    progress: &AtomicU64,
+) -> Result<Written, PipelineError> {
     let mut child = spawn(program, args, env, Stdio::null(), Stdio::piped())?;
     let stderr = collect_stderr(&mut child);
-    let result = pump_dump(&mut child, compression, key, &temp, cancel, progress);
-    let result = match result {
+    let result = pump_dump(
+        &mut child,
+        compression,
+        key,
+        file,
+        temp,
+        tail,
+        cancel,
+        progress,
+    );
+    match result {
         Ok(w) => match child.wait() {
             Ok(status) if status.success() => {
                 let _ = join_stderr(stderr);
@@ -366,7 +539,7 @@ pub fn write_program_output(
             }
             Ok(status) => Err(program_failed(program, status, join_stderr(stderr))),
             Err(e) => Err(PipelineError::Spawn {
-                program: "pg_dump".into(),
+                program: program.display().to_string(),
                 message: e.to_string(),
             }),
         },
@@ -375,27 +548,25 @@ pub fn write_program_output(
             let status = child.wait();
             let text = join_stderr(stderr);
             match (e, status) {
-                // A broken pipe on our side means pg_dump died: its error says why.
                 (PipelineError::Cancelled, _) => Err(PipelineError::Cancelled),
-                (e, Ok(status)) if !status.success() && !text.is_empty() => {
-                    let _ = e;
+                // A broken pipe on our side means the program died: its error says why.
+                (_, Ok(status)) if !status.success() && !text.is_empty() => {
                     Err(program_failed(program, status, text))
                 }
                 (e, _) => Err(e),
             }
         }
-    };
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
     }
-    result
 }
 
+#[allow(clippy::too_many_arguments)]
 fn pump_dump(
     child: &mut Child,
     compression: &Compression,
     key: Option<(&KeySource, EncryptOptions)>,
+    file: File,
     temp: &Path,
+    tail: &Arc<Tail>,
     cancel: &AtomicBool,
     progress: &AtomicU64,
 ) -> Result<Written, PipelineError> {
@@ -403,13 +574,8 @@ fn pump_dump(
         path: temp.display().to_string(),
         message: e.to_string(),
     };
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(temp)
-        .map_err(write_err)?;
     let hashing = Hashing {
-        inner: BufWriter::with_capacity(BUF, file),
+        inner: BufWriter::with_capacity(BUF, TailWriter::new(file, tail.clone())),
         hash: Sha256::new(),
         bytes: 0,
     };
@@ -451,7 +617,8 @@ fn pump_dump(
     let file = hashing
         .inner
         .into_inner()
-        .map_err(|e| write_err(e.into_error()))?;
+        .map_err(|e| write_err(e.into_error()))?
+        .into_file();
     file.sync_all().map_err(write_err)?;
     Ok(Written {
         temp: temp.to_path_buf(),
@@ -494,29 +661,34 @@ fn open_decoded(
     path: &Path,
     key: Option<&KeySource>,
 ) -> Result<(Box<dyn Read + Send>, FileDigest, bool), PipelineError> {
-    let read_err = |e: io::Error| PipelineError::Read {
+    let file = File::open(path).map_err(|e| PipelineError::Read {
         path: path.display().to_string(),
         message: e.to_string(),
-    };
-    let file = File::open(path).map_err(read_err)?;
+    })?;
+    decode_stream(io::BufReader::with_capacity(BUF, file), key)
+}
+
+/// The raw `pg_dump` output of the stored bytes `source`: decrypted when
+/// they are encrypted (told by their first bytes), then decompressed; the
+/// stored bytes are hashed on the way.
+fn decode_stream<R: Read + Send + 'static>(
+    mut source: R,
+    key: Option<&KeySource>,
+) -> Result<(Box<dyn Read + Send>, FileDigest, bool), PipelineError> {
     let mut prefix = [0u8; 16];
-    let n = {
-        let mut f = &file;
-        let mut filled = 0;
-        while filled < prefix.len() {
-            match f.read(&mut prefix[filled..]) {
-                Ok(0) => break,
-                Ok(k) => filled += k,
-                Err(e) => return Err(read_err(e)),
-            }
+    let mut n = 0;
+    while n < prefix.len() {
+        match source.read(&mut prefix[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(damaged(e)),
         }
-        filled
-    };
-    let file = File::open(path).map_err(read_err)?;
+    }
     let encrypted = crypt::is_encrypted(&prefix[..n]);
     let done = Arc::new(std::sync::Mutex::new(None));
     let hashing = HashingReader {
-        inner: io::BufReader::with_capacity(BUF, file),
+        inner: io::Cursor::new(prefix[..n].to_vec()).chain(source),
         hash: Some(Sha256::new()),
         bytes: 0,
         done: done.clone(),
@@ -608,7 +780,31 @@ pub fn verify_file(
     tools: &PgTools,
     cancel: &AtomicBool,
 ) -> Result<Verified, PipelineError> {
-    let (mut reader, done, encrypted) = open_decoded(path, key)?;
+    let (reader, done, encrypted) = open_decoded(path, key)?;
+    verify_stream(
+        reader,
+        done,
+        encrypted,
+        format,
+        expected_sha256,
+        tools,
+        cancel,
+    )
+}
+
+/// Checks a decoded backup stream: reads it to the end (every chunk
+/// authenticated and decompressed) through `pg_restore --list` (custom
+/// format) or a look at its first lines (plain), then compares the hash
+/// of the stored bytes.
+fn verify_stream(
+    mut reader: Box<dyn Read + Send>,
+    done: FileDigest,
+    encrypted: bool,
+    format: Format,
+    expected_sha256: Option<&str>,
+    tools: &PgTools,
+    cancel: &AtomicBool,
+) -> Result<Verified, PipelineError> {
     let mut toc_entries = None;
     let raw_bytes = match format {
         Format::Custom => {
@@ -885,6 +1081,16 @@ fn run_restore(
         return Err(program_failed(program, status, text));
     }
     Ok((raw, text))
+}
+
+/// [`open_decoded`] for the other backup kinds (`basebackup`): the decoded
+/// stream, the stored file's (SHA-256, size) once read to its end, and
+/// whether it is encrypted.
+pub(crate) fn open_stored(
+    path: &Path,
+    key: Option<&KeySource>,
+) -> Result<(Box<dyn Read + Send>, FileDigest, bool), PipelineError> {
+    open_decoded(path, key)
 }
 
 #[cfg(test)]

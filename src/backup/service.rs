@@ -280,11 +280,6 @@ where
         if req.exclude_supabase_managed {
             exclude_schemas.extend(SUPABASE_MANAGED.iter().map(|s| (*s).to_owned()));
         }
-        let row_counts = if req.schema_only {
-            BTreeMap::new()
-        } else {
-            count_rows(&db, &req.schemas, &exclude_schemas, &req.tables, &req.exclude_tables).await?
-        };
         let spec = DumpSpec {
             schema_only: req.schema_only,
             data_only: req.data_only,
@@ -309,7 +304,21 @@ where
             .include_roles
             .then(|| format!("{}-{}-{id}.roles.sql{codec}{enc}", safe(&inst.name), safe(&database)));
         let roles_path = roles_file.as_ref().map(|f| dir.join(f));
-        let written = run_blocking_with_progress(cancel, &progress, {
+        // The row counts run in the snapshot transaction while pg_dump
+        // reads the same snapshot; a failed count stops the dump.
+        let dump_cancel = cancel.child_token();
+        let counting = async {
+            if req.schema_only {
+                return Ok(BTreeMap::new());
+            }
+            let counted =
+                count_rows(&db, &req.schemas, &exclude_schemas, &req.tables, &req.exclude_tables).await;
+            if counted.is_err() {
+                dump_cancel.cancel();
+            }
+            counted
+        };
+        let dumping = run_blocking_with_progress(&dump_cancel, &progress, {
             let tools = tools.clone();
             let conn = conn.clone();
             let compression = req.compression;
@@ -317,17 +326,9 @@ where
             let roles_path = roles_path.clone();
             move |stop: &AtomicBool, bytes: &AtomicU64| {
                 let k = key.as_ref().map(|k| (k, EncryptOptions::default()));
-                let w = pipeline::write_backup(&tools, &conn, &spec, &compression, k, &final_path, stop, bytes)?;
-                let v = pipeline::verify_file(
-                    &w.temp,
-                    key.as_ref(),
-                    spec.format,
-                    Some(&w.sha256),
-                    &tools,
-                    stop,
-                );
+                let v = pipeline::write_verified_backup(&tools, &conn, &spec, &compression, k, &final_path, stop, bytes);
                 match v {
-                    Ok(_) => {
+                    Ok((w, _)) => {
                         if let Some(roles_path) = &roles_path {
                             let Some(dumpall) = &tools.pg_dumpall else {
                                 let _ = std::fs::remove_file(&w.temp);
@@ -358,14 +359,25 @@ where
                         pipeline::commit(&w.temp, &final_path)?;
                         Ok(w)
                     }
-                    Err(e) => {
-                        let _ = std::fs::remove_file(&w.temp);
-                        Err(e)
-                    }
+                    Err(e) => Err(e),
                 }
             }
-        })
-        .await?;
+        });
+        let (row_counts, written) = tokio::join!(counting, dumping);
+        let row_counts = match (row_counts, written) {
+            (Ok(counts), Ok(w)) => (counts, w),
+            (Err(e), written) => {
+                if written.is_ok() {
+                    let _ = std::fs::remove_file(&final_path);
+                    if let Some(r) = &roles_path {
+                        let _ = std::fs::remove_file(r);
+                    }
+                }
+                return Err(e);
+            }
+            (Ok(_), Err(e)) => return Err(e),
+        };
+        let (row_counts, written) = row_counts;
         let kind = if req.schema_only {
             Kind::Schema
         } else if req.data_only {
@@ -569,6 +581,17 @@ pub async fn verify_backup(
         .suggestion("Remove the entry with delete_backup, or put the file back."));
     }
     let key = key_for(&entry, cfg)?;
+    if entry.kind == Kind::Base {
+        let sha = entry.sha256.clone();
+        let v =
+            run_blocking_with_progress(cancel, &|_| {}, move |stop: &AtomicBool, _: &AtomicU64| {
+                super::basebackup::verify_base_file(&path, key.as_ref(), Some(&sha), stop)
+                    .map(|v| v.summary())
+                    .map_err(pipeline::PipelineError::from)
+            })
+            .await?;
+        return Ok((entry, v));
+    }
     let tools = find_tools(cfg.pg_bin_dir.as_deref(), 0).await?;
     let format = Format::from(entry.format);
     let sha = entry.sha256.clone();
@@ -593,6 +616,13 @@ where
     let started = std::time::Instant::now();
     let cfg = &state.config.backup;
     let entry = local_or_fetched(cfg, &req.id).await?;
+    if entry.kind == Kind::Base {
+        return Err(ToolError::invalid(format!(
+            "backup {} is a physical base backup of the whole cluster; restore_backup restores logical (pg_dump) backups only",
+            entry.id
+        ))
+        .suggestion("Use plan_pitr with a target time to get the checked recovery plan, then prepare_pitr to write a data directory that recovers to it."));
+    }
     let path = cfg.dir.join(&entry.file);
     if !path.is_file() {
         return Err(err(

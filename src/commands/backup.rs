@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use crate::backup::{pgtools, service, wal};
 use crate::cli::{BackupCommand, RestoreArgs};
 use crate::config::Config;
 use crate::groups::Group;
+use crate::result::{ErrorCode, ToolError};
 use crate::server::State;
 use crate::server::catalog::CatalogError;
 use crate::server::pipeline::{self, Incoming};
@@ -111,7 +113,111 @@ pub async fn backup(state: &Arc<State>, cmd: BackupCommand) -> (Value, bool) {
             }
             call(state, "apply_retention", args, r.apply).await
         }
+        BackupCommand::Base(a) => {
+            let mut args = json!({"compression": a.compression, "tags": a.tags});
+            if a.no_encrypt {
+                args["encrypt"] = json!(false);
+            }
+            call(state, "create_base_backup", args, false).await
+        }
+        BackupCommand::Wal => archive_wal(state).await,
+        BackupCommand::PitrPlan(a) => match a.prepare {
+            Some(dir) => {
+                let dir = std::path::absolute(&dir).unwrap_or(dir);
+                call(
+                    state,
+                    "prepare_pitr",
+                    json!({"target_time": a.target_time, "data_dir": dir.display().to_string()}),
+                    false,
+                )
+                .await
+            }
+            None => {
+                call(
+                    state,
+                    "plan_pitr",
+                    json!({"target_time": a.target_time}),
+                    false,
+                )
+                .await
+            }
+        },
     }
+}
+
+fn failed(e: ToolError) -> (Value, bool) {
+    (json!({"status": "error", "error": e}), false)
+}
+
+/// `supabase-mcp backup wal`: the WAL archiver in the foreground until Ctrl-C.
+async fn archive_wal(state: &Arc<State>) -> (Value, bool) {
+    let cfg = &state.config.backup;
+    let archive = wal::archive_dir(cfg);
+    let slot = wal::slot_name(cfg);
+    let wanted = cfg.wal.as_ref().and_then(|w| w.instance.as_deref());
+    let Some(inst) = state.config.instance(wanted) else {
+        return failed(ToolError::invalid("no such instance"));
+    };
+    let conn = match service::direct_params(inst) {
+        Ok(c) => c,
+        Err(e) => return failed(e),
+    };
+    let tools = match pgtools::find(cfg.pg_bin_dir.as_deref(), 0).await {
+        Ok(t) => t,
+        Err(e) => return failed(ToolError::new(ErrorCode::NotConfigured, e.to_string())),
+    };
+    let reach = wal::reachability(&conn, Some(&tools.psql.path), Some(&slot)).await;
+    if !reach.reachable {
+        return failed(
+            ToolError::new(
+                ErrorCode::NotConfigured,
+                "WAL is not reachable on this instance",
+            )
+            .reason(reach.reasons.join("; "))
+            .suggestion(reach.suggestion.unwrap_or_default()),
+        );
+    }
+    let Some(receivewal) = tools.pg_receivewal else {
+        return failed(
+            ToolError::new(ErrorCode::NotConfigured, "pg_receivewal is not installed")
+                .suggestion("Install the full PostgreSQL client package, or pass --pg-bin-dir."),
+        );
+    };
+    let opts = wal::ArchiverOptions::new(receivewal.path, conn, archive.clone(), slot.clone());
+    let archiver = match wal::WalArchiver::start(opts, |e: &wal::ArchiverEvent| match e {
+        wal::ArchiverEvent::Started { pid } => eprintln!("• pg_receivewal running (pid {pid})"),
+        wal::ArchiverEvent::SlotFailed {
+            error,
+            retry_in_secs,
+        } => {
+            eprintln!("• cannot create the replication slot: {error}; retrying in {retry_in_secs}s")
+        }
+        wal::ArchiverEvent::Exited {
+            status,
+            error,
+            restart_in_secs,
+            ..
+        } => {
+            eprintln!(
+                "• pg_receivewal exited ({status}): {error}; restarting in {restart_in_secs}s"
+            )
+        }
+        wal::ArchiverEvent::Stopped => eprintln!("• stopped"),
+    }) {
+        Ok(a) => a,
+        Err(e) => return failed(wal::tool_error(e)),
+    };
+    eprintln!(
+        "• archiving WAL into {} through slot {slot}; stop with Ctrl-C",
+        archive.display()
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    let status = archiver.stop().await;
+    let listing = wal::list_archive(&archive, None).ok();
+    (
+        json!({"status": "ok", "data": {"archiver": status, "archive": listing}}),
+        true,
+    )
 }
 
 /// `supabase-mcp restore ID ...`.

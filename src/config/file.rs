@@ -47,6 +47,16 @@ pub struct FileBackup {
     pub pg_bin_dir: Option<PathBuf>,
     pub schedule: Option<FileSchedule>,
     pub s3: Option<FileS3>,
+    pub wal: Option<FileWal>,
+}
+
+/// `[backup.wal]`: archive WAL with pg_receivewal while serving.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileWal {
+    pub archive_dir: Option<PathBuf>,
+    pub slot: Option<String>,
+    pub instance: Option<String>,
 }
 
 /// `[backup.s3]`: an S3-compatible copy of every backup.

@@ -151,6 +151,27 @@ pub struct BackupConfig {
     pub schedule: Option<crate::backup::schedule::Schedule>,
     /// Where backups are copied offsite.
     pub s3: Option<crate::backup::s3::S3Config>,
+    /// WAL archiving while `serve` runs.
+    pub wal: Option<crate::backup::wal::WalConfig>,
+}
+
+/// WAL archiving: `--wal-archive-dir` over `[backup.wal]`.
+fn wal_config(
+    dir: Option<PathBuf>,
+    file: Option<file::FileWal>,
+) -> Result<Option<crate::backup::wal::WalConfig>, ConfigError> {
+    use crate::backup::wal::{DEFAULT_SLOT, WalConfig, valid_slot};
+    let f = file.unwrap_or_default();
+    let Some(archive_dir) = dir.or(f.archive_dir) else {
+        return Ok(None);
+    };
+    let slot = f.slot.unwrap_or_else(|| DEFAULT_SLOT.to_owned());
+    valid_slot(&slot).map_err(|e| ConfigError::Invalid(format!("backup.wal: {e}")))?;
+    Ok(Some(WalConfig {
+        archive_dir,
+        slot,
+        instance: f.instance,
+    }))
 }
 
 /// The S3 copy: flags and environment over `[backup.s3]`.
@@ -597,6 +618,7 @@ impl Config {
             pg_bin_dir: first(opts.pg_bin_dir.clone(), file.backup.pg_bin_dir),
             schedule: schedule(opts.backup_every.as_deref(), file.backup.schedule)?,
             s3: s3_config(opts, file.backup.s3)?,
+            wal: wal_config(opts.wal_archive_dir.clone(), file.backup.wal)?,
         };
         if backup.passphrase.is_some() && backup.key_file.is_some() {
             return Err(ConfigError::Invalid(

@@ -2,6 +2,7 @@
 //! schema, and the handler that runs it. One module per feature group
 //! registers its tools here; the server decides which are visible.
 
+pub mod backup_wal;
 pub mod backups;
 pub mod connection;
 pub mod database;
@@ -283,6 +284,7 @@ pub fn all_tools() -> Vec<ToolDef> {
     v.extend(monitoring::tools());
     v.extend(connection::tools());
     v.extend(backups::tools());
+    v.extend(backup_wal::tools());
     v.extend(development::tools());
     v
 }
