@@ -507,19 +507,6 @@ fn from_micros(us: i64) -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp_micros(us).unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
 }
 
-fn safe(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(40)
-        .collect()
-}
-
 /// Takes a base backup of the cluster behind `conn` into the backup
 /// directory of `cfg`, verifies it, and records it in the manifest (kind
 /// [`Kind::Base`], the WAL facts in its `base` field). `instance` names the
@@ -628,7 +615,10 @@ where
     let id = manifest::new_id(created_at);
     let codec = req.compression.codec().extension();
     let enc = if kdf.is_some() { ".enc" } else { "" };
-    let file = format!("{}-cluster-{id}.base.tar{codec}{enc}", safe(instance));
+    let file = format!(
+        "{}-cluster-{id}.base.tar{codec}{enc}",
+        service::safe(instance)
+    );
     let final_path = dir.join(&file);
     let (args, env) = basebackup_args(conn, &format!("supabase-mcp {id}"));
     let verified = run_blocking(cancel, &progress, {

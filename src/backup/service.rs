@@ -488,7 +488,8 @@ async fn count_rows(
     Ok(out)
 }
 
-fn safe(s: &str) -> String {
+/// `s` as a file-name part: ASCII letters, digits and `_`, at most 40.
+pub(crate) fn safe(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' {

@@ -13,9 +13,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::backups::parse_compression;
 use super::{Kind, ToolDef, tool};
 use crate::backup::basebackup::{self, BaseBackupRequest};
-use crate::backup::compress::Compression;
 use crate::backup::crypt::KeySource;
 use crate::backup::pgtools::{self, PgTools};
 use crate::backup::service;
@@ -48,18 +48,6 @@ pub fn tools() -> Vec<ToolDef> {
             .long_running()
             .handler(prepare_pitr),
     ]
-}
-
-fn parse_compression(s: Option<&str>) -> Result<Compression, ToolError> {
-    match s {
-        None => Ok(Compression::default()),
-        Some(s) => s
-            .parse()
-            .map_err(|e: crate::backup::compress::CompressError| {
-                ToolError::invalid(e.to_string())
-                    .suggestion("Use zstd, zstd:<1-22>, gzip, gzip:<0-9> or none.")
-            }),
-    }
 }
 
 /// Why the instance's WAL cannot be reached before any connection, if so:

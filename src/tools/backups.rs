@@ -68,7 +68,8 @@ pub fn tools() -> Vec<ToolDef> {
     ]
 }
 
-fn parse_compression(s: Option<&str>) -> Result<Compression, ToolError> {
+/// The `compression` argument of the backup tools.
+pub(super) fn parse_compression(s: Option<&str>) -> Result<Compression, ToolError> {
     match s {
         None => Ok(Compression::default()),
         Some(s) => s
