@@ -273,7 +273,18 @@ async fn wal_archive_status(call: Call, a: WalStatusArgs) -> Result<ToolOutput, 
 #[serde(deny_unknown_fields)]
 pub struct PlanArgs {
     /// The moment to recover to (RFC 3339, e.g. 2026-11-25T08:00:00Z).
-    pub target_time: DateTime<Utc>,
+    #[schemars(with = "DateTime<Utc>")]
+    pub target_time: String,
+}
+
+/// The `target_time` argument, with an error that shows the expected form.
+fn target_time(text: &str) -> Result<DateTime<Utc>, ToolError> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            ToolError::invalid(format!("`target_time` `{text}` is not an RFC 3339 time: {e}"))
+                .suggestion("Give a date, time and zone, e.g. 2026-11-25T08:00:00Z or 2026-11-25T09:00:00+01:00.")
+        })
 }
 
 /// Checks and builds the plan on a blocking thread.
@@ -309,7 +320,7 @@ async fn checked_plan(call: &Call, target: DateTime<Utc>) -> Result<PitrPlan, To
 }
 
 async fn plan_pitr(call: Call, a: PlanArgs) -> Result<ToolOutput, ToolError> {
-    let plan = checked_plan(&call, a.target_time).await?;
+    let plan = checked_plan(&call, target_time(&a.target_time)?).await?;
     let mut out = ToolOutput::trusted(json!({
         "ok": true,
         "plan": serde_json::to_value(&plan).unwrap_or(Value::Null),
@@ -325,7 +336,8 @@ async fn plan_pitr(call: Call, a: PlanArgs) -> Result<ToolOutput, ToolError> {
 #[serde(deny_unknown_fields)]
 pub struct PrepareArgs {
     /// The moment to recover to (RFC 3339, e.g. 2026-11-25T08:00:00Z).
-    pub target_time: DateTime<Utc>,
+    #[schemars(with = "DateTime<Utc>")]
+    pub target_time: String,
     /// Absolute path of a new or empty directory to write the data directory into.
     pub data_dir: String,
 }
@@ -341,7 +353,7 @@ async fn prepare_pitr(call: Call, a: PrepareArgs) -> Result<ToolOutput, ToolErro
             "Give an absolute path to a new or empty directory, e.g. /var/lib/postgresql/pitr.",
         ));
     }
-    let plan = checked_plan(&call, a.target_time).await?;
+    let plan = checked_plan(&call, target_time(&a.target_time)?).await?;
     let key = configured_key(&call)?;
     let p2 = plan.clone();
     let prepared = basebackup::run_blocking(
@@ -381,6 +393,23 @@ mod tests {
             let read = matches!(t.name, "wal_archive_status" | "plan_pitr");
             assert_eq!(t.kind == Kind::Read, read, "{}", t.name);
             assert_eq!(t.group, Group::Backups);
+        }
+    }
+
+    #[test]
+    fn target_times_are_rfc3339_with_a_clear_error_otherwise() {
+        let t = target_time("2026-11-25T09:00:00+01:00").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-11-25T08:00:00+00:00");
+        for bad in ["yesterday", "2026-11-25", "2026-11-25 08:00:00"] {
+            let e = target_time(bad).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidArguments, "{bad}");
+            assert!(e.message.contains(bad), "{}", e.message);
+            assert!(
+                e.suggestion
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("2026-11-25T08:00:00Z")
+            );
         }
     }
 }
