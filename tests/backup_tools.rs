@@ -522,3 +522,120 @@ async fn roles_are_saved_without_passwords_and_restored() {
         .unwrap();
     a.batch_execute(&format!("DROP ROLE {role}")).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restore_progress_and_the_report_of_an_interrupted_restore() {
+    let db = TestDb::new().await.unwrap();
+    let admin = db.admin_url().to_owned();
+    let base = db.name.clone();
+    let c = db.client().await.unwrap();
+    c.batch_execute(
+        "CREATE TABLE public.a_one (id int PRIMARY KEY, t text);
+         INSERT INTO public.a_one SELECT g, md5(g::text) FROM generate_series(1, 3000) g;
+         CREATE TABLE public.b_two (id int);
+         INSERT INTO public.b_two SELECT generate_series(1, 500);
+         CREATE TABLE public.z_last (id int);
+         INSERT INTO public.z_last SELECT generate_series(1, 10);",
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = server(db, dir.path(), None).await;
+    let good = ok(&s.call("backup_database", json!({})).await);
+    let good_id = good["backup"]["id"].as_str().unwrap().to_owned();
+    // What a restore needs free on the database server's disk.
+    assert!(
+        good["backup"]["database_bytes"].as_u64().unwrap() > 1_000_000,
+        "{good}"
+    );
+
+    // Progress: notifications that grow, the last one after the data is in.
+    let target = format!("{base}_progress");
+    s.client
+        .send(
+            &json!({"jsonrpc": "2.0", "id": 700, "method": "tools/call", "params": {
+            "name": "restore_backup", "arguments": {"id": good_id, "new_database": target},
+            "_meta": {"progressToken": "r1"}}}),
+        )
+        .await
+        .unwrap();
+    let r = s.client.wait_for(700).await.unwrap();
+    assert_eq!(status(&r), "ok", "{r}");
+    let progress: Vec<&Value> = s
+        .client
+        .notifications
+        .iter()
+        .filter(|n| n["method"] == "notifications/progress" && n["params"]["progressToken"] == "r1")
+        .map(|n| &n["params"])
+        .collect();
+    assert!(!progress.is_empty(), "{:?}", s.client.notifications);
+    let values: Vec<f64> = progress
+        .iter()
+        .map(|p| p["progress"].as_f64().unwrap())
+        .collect();
+    assert!(values.windows(2).all(|w| w[0] < w[1]), "{values:?}");
+    let last = progress.last().unwrap();
+    let raw = good["backup"]["raw_bytes"].as_u64().unwrap();
+    let message = last["message"].as_str().unwrap();
+    assert!(message.contains("tables restored"), "{message}");
+    // Every byte of the archive was read by the end.
+    assert!(
+        last["progress"].as_f64().unwrap() >= raw as f64,
+        "{last} vs {raw}"
+    );
+    drop_db(&admin, &target).await;
+
+    // A table whose rows only pass their check in the source database: the
+    // restore stops at its data, and the report says what got in first.
+    let c = tokio_postgres::connect(&s.db.as_ref().unwrap().url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(c.1);
+    c.0.batch_execute(&format!(
+        "CREATE FUNCTION public.at_home(int) RETURNS bool LANGUAGE sql
+           AS $$ SELECT current_database() = '{base}' $$;
+         CREATE TABLE public.m_bad (id int CHECK (public.at_home(id)));
+         INSERT INTO public.m_bad VALUES (1), (2);"
+    ))
+    .await
+    .unwrap();
+    let bad = ok(&s.call("backup_database", json!({})).await);
+    let bad_id = bad["backup"]["id"].as_str().unwrap().to_owned();
+    let target = format!("{base}_broken");
+    let r = s
+        .call(
+            "restore_backup",
+            json!({"id": bad_id, "new_database": target}),
+        )
+        .await;
+    assert!(is_error(&r), "{r}");
+    let e = &r["structuredContent"]["error"];
+    let reason = e["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("m_bad"), "{e}");
+    assert!(reason.contains("tables were restored completely"), "{e}");
+    let (complete, rest) = reason
+        .split_once("tables were restored completely")
+        .unwrap();
+    assert!(!complete.trim_start().starts_with("0 of"), "{e}");
+    let missing = rest.split_once("empty or missing:").unwrap().1;
+    assert!(missing.contains("public.m_bad"), "{e}");
+    assert!(missing.contains("public.z_last"), "{e}");
+    assert!(!missing.contains("public.a_one"), "{e}");
+    assert!(reason.contains("was dropped"), "{e}");
+    assert!(
+        e["suggestion"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("run the same restore again"),
+        "{e}"
+    );
+    let exists: bool =
+        c.0.query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)",
+            &[&target],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!exists, "the half-restored database is dropped");
+}

@@ -13,6 +13,8 @@
 //!   decoders, and detection of the compression from a stream's magic bytes;
 //! - [`crypt`]: the encrypted file format, key sources (passphrase through
 //!   Argon2id, key file) and the streaming encryptor and decryptor;
+//! - [`custom_archive`]: the data offsets of a custom-format archive, written
+//!   into a restore's spool so that `pg_restore -j` seeks instead of scanning;
 //! - [`manifest`]: the record of the backups stored in a directory (what
 //!   each holds and how it was written);
 //! - [`retention`]: which backups to keep;
@@ -31,6 +33,7 @@
 pub mod basebackup;
 pub mod compress;
 pub mod crypt;
+pub mod custom_archive;
 pub mod manifest;
 pub mod pgtools;
 pub mod pipeline;

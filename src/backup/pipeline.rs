@@ -31,6 +31,7 @@ use sha2::{Digest, Sha256};
 
 use super::compress::{self, Compression};
 use super::crypt::{self, EncryptOptions, EncryptWriter, KeySource};
+use super::custom_archive::OffsetRecorder;
 use super::manifest::DumpFormat;
 use super::pgtools::PgTools;
 use super::tail::{Tail, TailReader, TailWriter};
@@ -263,6 +264,91 @@ fn collect_stderr(child: &mut Child) -> Option<JoinHandle<String>> {
     }))
 }
 
+/// What a restore program's verbose stderr says: its messages other than
+/// the progress lines (the last [`STDERR_TAIL`] bytes), with each restored
+/// table's data counted in `items` as it completes.
+fn collect_restore_stderr(child: &mut Child, items: Arc<AtomicU64>) -> Option<JoinHandle<String>> {
+    let err = child.stderr.take()?;
+    Some(std::thread::spawn(move || {
+        let mut kept = String::new();
+        let mut line: Vec<u8> = Vec::with_capacity(256);
+        let mut reader = io::BufReader::new(err);
+        let mut buf = [0u8; 4096];
+        let handle = |line: &[u8], kept: &mut String| {
+            let text = String::from_utf8_lossy(line);
+            match restore_message(&text) {
+                Message::DataDone => {
+                    items.fetch_add(1, Ordering::Relaxed);
+                }
+                Message::Progress => {}
+                Message::Other => {
+                    kept.push_str(text.trim_end());
+                    kept.push('\n');
+                    if kept.len() > 2 * STDERR_TAIL {
+                        let cut = kept.len() - STDERR_TAIL;
+                        let cut = (cut..kept.len())
+                            .find(|i| kept.is_char_boundary(*i))
+                            .unwrap_or(kept.len());
+                        kept.drain(..cut);
+                    }
+                }
+            }
+        };
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            for &b in &buf[..n] {
+                if b == b'\n' {
+                    handle(&line, &mut kept);
+                    line.clear();
+                } else if line.len() < 4096 {
+                    line.push(b);
+                }
+            }
+        }
+        if !line.is_empty() {
+            handle(&line, &mut kept);
+        }
+        kept.trim().to_owned()
+    }))
+}
+
+/// The kinds of line a verbose `pg_restore` prints.
+#[derive(Debug, PartialEq, Eq)]
+enum Message {
+    /// A table's (or the large objects') data is restored.
+    DataDone,
+    /// Another progress line ("creating TABLE ...").
+    Progress,
+    /// An error, warning, detail, or anything else: kept for the report.
+    Other,
+}
+
+fn restore_message(line: &str) -> Message {
+    let Some(rest) = line.strip_prefix("pg_restore: ") else {
+        return Message::Other;
+    };
+    if ["error:", "warning:", "detail:", "hint:", "while "]
+        .iter()
+        .any(|p| rest.starts_with(p))
+    {
+        return Message::Other;
+    }
+    // Parallel: "finished item 3456 TABLE DATA public t001";
+    // one job: "processing data for table \"public.t001\"".
+    let data_done = rest
+        .strip_prefix("finished item ")
+        .is_some_and(|r| r.contains(" TABLE DATA ") || r.contains(" BLOBS "))
+        || rest.starts_with("processing data for table ")
+        || rest.starts_with("restored ");
+    if data_done {
+        Message::DataDone
+    } else {
+        Message::Progress
+    }
+}
+
 fn join_stderr(h: Option<JoinHandle<String>>) -> String {
     h.and_then(|h| h.join().ok()).unwrap_or_default()
 }
@@ -278,6 +364,10 @@ fn spawn(
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .env_remove("PGSERVICE")
+        // Messages in English: the restore's progress lines are parsed.
+        .env_remove("LANGUAGE")
+        .env("LC_MESSAGES", "C")
+        .envs(std::env::var_os("LC_ALL").map(|_| ("LC_ALL", "C")))
         .stdin(stdin)
         .stdout(stdout)
         .stderr(Stdio::piped())
@@ -771,6 +861,36 @@ fn drain_into(
     Ok(total)
 }
 
+enum SpoolError {
+    Pipeline(PipelineError),
+    Write(io::Error),
+}
+
+/// [`drain_into`] for a file: a failed write (a full disk) is an error.
+fn copy_to_spool(
+    reader: &mut dyn Read,
+    sink: &mut dyn Write,
+    cancel: &AtomicBool,
+) -> Result<u64, SpoolError> {
+    let mut buf = vec![0u8; BUF];
+    let mut total = 0u64;
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(SpoolError::Pipeline(PipelineError::Cancelled));
+        }
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(SpoolError::Pipeline(damaged(e))),
+        };
+        total += n as u64;
+        sink.write_all(&buf[..n]).map_err(SpoolError::Write)?;
+    }
+    sink.flush().map_err(SpoolError::Write)?;
+    Ok(total)
+}
+
 /// Checks a stored backup end to end (see the module docs).
 pub fn verify_file(
     path: &Path,
@@ -907,6 +1027,28 @@ impl Write for HeadSink<'_> {
     }
 }
 
+/// The spool of a parallel restore: the file, the archive's data offsets
+/// seen on the way, and the progress counter.
+struct RecordingSpool<'a, W: Write> {
+    file: io::BufWriter<W>,
+    offsets: OffsetRecorder,
+    progress: Option<&'a AtomicU64>,
+}
+
+impl<W: Write> Write for RecordingSpool<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.offsets.feed(&buf[..n]);
+        if let Some(p) = self.progress {
+            p.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// How to restore.
 #[derive(Debug, Clone, Default)]
 pub struct RestoreSpec {
@@ -925,6 +1067,29 @@ pub struct RestoreSpec {
     /// Plain format: keep going after a failed statement (its error is in
     /// the warnings), e.g. for roles that already exist.
     pub continue_on_error: bool,
+    /// Counts the archive's bytes as they are read.
+    pub progress: Option<Arc<AtomicU64>>,
+    /// Counts the tables whose data is restored (custom format).
+    pub tables_done: Option<Arc<AtomicU64>>,
+}
+
+/// A writer that counts what passes through it.
+struct Counted<'a, W: Write> {
+    inner: W,
+    count: Option<&'a AtomicU64>,
+}
+
+impl<W: Write> Write for Counted<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if let Some(c) = self.count {
+            c.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// What [`restore_file`] did.
@@ -953,6 +1118,7 @@ pub fn restore_file(
         Format::Custom => {
             args.push("--exit-on-error".into());
             args.push("--no-password".into());
+            args.push("--verbose".into());
             if spec.clean {
                 args.push("--clean".into());
                 args.push("--if-exists".into());
@@ -996,7 +1162,7 @@ pub fn restore_file(
             .or_else(|| path.parent().map(Path::to_path_buf))
             .unwrap_or_else(std::env::temp_dir);
         let spool = dir.join(format!(".restore-{}.partial", std::process::id()));
-        let mut f = OpenOptions::new()
+        let f = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&spool)
@@ -1004,13 +1170,40 @@ pub fn restore_file(
                 path: spool.display().to_string(),
                 message: e.to_string(),
             })?;
-        let spooled = match drain_into(&mut reader, &mut f, cancel) {
+        let mut sink = RecordingSpool {
+            file: io::BufWriter::with_capacity(BUF, f),
+            offsets: OffsetRecorder::new(),
+            progress: spec.progress.as_deref(),
+        };
+        let spooled = match copy_to_spool(&mut reader, &mut sink, cancel).map_err(|e| match e {
+            SpoolError::Pipeline(e) => e,
+            SpoolError::Write(e) => PipelineError::Write {
+                path: spool.display().to_string(),
+                message: e.to_string(),
+            },
+        }) {
             Ok(n) => n,
             Err(e) => {
                 let _ = fs::remove_file(&spool);
                 return Err(e);
             }
         };
+        let RecordingSpool { file, offsets, .. } = sink;
+        let mut f = match file.into_inner() {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = fs::remove_file(&spool);
+                return Err(PipelineError::Write {
+                    path: spool.display().to_string(),
+                    message: e.error().to_string(),
+                });
+            }
+        };
+        // Data offsets make `pg_restore -j` seek straight to each table's
+        // data; without them (an archive it does not know) it scans.
+        if let Err(e) = offsets.patch(&mut f) {
+            tracing::debug!("restoring without data offsets: {e}");
+        }
         spooled_bytes = spooled;
         args.push(format!("--jobs={}", spec.jobs));
         args.push(spool.display().to_string());
@@ -1018,7 +1211,15 @@ pub fn restore_file(
     } else {
         None
     };
-    let result = run_restore(program, &args, &env, spool.is_none(), &mut reader, cancel);
+    let result = run_restore(
+        program,
+        &args,
+        &env,
+        spool.is_none(),
+        &mut reader,
+        spec,
+        cancel,
+    );
     if let Some(s) = &spool {
         let _ = fs::remove_file(s);
     }
@@ -1045,6 +1246,7 @@ fn run_restore(
     env: &[(String, String)],
     through_stdin: bool,
     reader: &mut dyn Read,
+    spec: &RestoreSpec,
     cancel: &AtomicBool,
 ) -> Result<(u64, String), PipelineError> {
     let stdin = if through_stdin {
@@ -1053,12 +1255,20 @@ fn run_restore(
         Stdio::null()
     };
     let mut child = spawn(program, args, env, stdin, Stdio::null())?;
-    let stderr = collect_stderr(&mut child);
+    let items = spec.tables_done.clone().unwrap_or_default();
+    let stderr = collect_restore_stderr(&mut child, items);
     let mut raw = 0;
     if through_stdin {
         let mut input = child.stdin.take();
         let r = match input.as_mut() {
-            Some(i) => drain_into(reader, i, cancel),
+            Some(i) => drain_into(
+                reader,
+                &mut Counted {
+                    inner: i,
+                    count: spec.progress.as_deref(),
+                },
+                cancel,
+            ),
             None => Ok(0),
         };
         drop(input);

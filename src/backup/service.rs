@@ -256,11 +256,13 @@ where
         let row = db
             .query_one(
                 "SELECT pg_export_snapshot() AS snap, current_setting('server_version_num')::int8 AS num, \
-                 current_setting('server_version') AS ver, current_database()::text AS db",
+                 current_setting('server_version') AS ver, current_database()::text AS db, \
+                 pg_database_size(current_database()) AS size",
                 &[],
             )
             .await
             .map_err(pg)?;
+        let database_bytes: i64 = row.get("size");
         let snapshot: String = row.get("snap");
         let server_num: i64 = row.get("num");
         let server_version: String = row.get("ver");
@@ -421,13 +423,14 @@ where
             },
             tags: req.tags.clone(),
             includes_roles: roles_file.is_some(),
-            extra: match &roles_file {
-                Some(f) => {
-                    let mut m = serde_json::Map::new();
+            extra: {
+                let mut m = serde_json::Map::new();
+                if let Some(f) = &roles_file {
                     m.insert("roles_file".into(), serde_json::Value::String(f.clone()));
-                    m
                 }
-                None => Default::default(),
+                // The database's size on disk: what a restore needs free.
+                m.insert("database_bytes".into(), serde_json::Value::from(database_bytes.max(0)));
+                m
             },
         };
         let dir2 = dir.clone();
@@ -522,9 +525,14 @@ where
     loop {
         tokio::select! {
             r = &mut task => {
-                return r
+                let r = r
                     .map_err(|e| ToolError::internal(format!("the backup thread failed: {e}")))?
                     .map_err(pipeline_error);
+                if r.is_ok() {
+                    // The final figure, however short the run.
+                    progress(bytes.load(Ordering::Relaxed));
+                }
+                return r;
             }
             _ = cancel.cancelled(), if !stop.load(Ordering::Relaxed) => {
                 stop.store(true, Ordering::Relaxed);
@@ -603,6 +611,19 @@ pub async fn verify_backup(
     Ok((entry, v))
 }
 
+/// How far a restore is, reported about once a second.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RestoreProgress {
+    /// Archive bytes read (decrypted and decompressed) so far.
+    pub bytes: u64,
+    /// The archive's size, from the manifest.
+    pub total_bytes: u64,
+    /// Tables whose data is restored (custom format).
+    pub tables_done: u64,
+    /// Tables the backup holds rows of.
+    pub tables_total: u64,
+}
+
 /// Restores a backup (see the module docs).
 pub async fn restore_backup<F>(
     state: &Arc<State>,
@@ -612,7 +633,7 @@ pub async fn restore_backup<F>(
     progress: F,
 ) -> Result<RestoreReport, ToolError>
 where
-    F: Fn(u64) + Send + Sync,
+    F: Fn(RestoreProgress) + Send + Sync,
 {
     let started = std::time::Instant::now();
     let cfg = &state.config.backup;
@@ -688,6 +709,10 @@ where
                 .suggestion("Restore the whole plain-format backup, or make a custom-format one."),
         );
     }
+
+    let jobs = req.jobs.max(1);
+    let spool_needed = (format == Format::Custom && jobs > 1).then_some(entry.raw_bytes);
+    check_disk(&db, &conn, &entry, &cfg.dir, spool_needed, &mut warnings).await?;
 
     let (database, created) = match &req.new_database {
         Some(name) => {
@@ -776,17 +801,40 @@ where
             }
         }
     }
+    // Validation after the restore: row counts against the manifest.
+    let expected: BTreeMap<String, i64> = entry
+        .row_counts
+        .iter()
+        .filter(|(t, _)| {
+            req.schemas.is_empty()
+                || t.split_once('.')
+                    .is_some_and(|(s, _)| req.schemas.iter().any(|x| x == s))
+        })
+        .map(|(t, n)| (t.clone(), *n))
+        .collect();
+    let read = Arc::new(AtomicU64::new(0));
+    let tables_done = Arc::new(AtomicU64::new(0));
     let spec = RestoreSpec {
         clean: req.clean || (!created && format == Format::Custom),
         no_owner: req.no_owner,
         no_privileges: false,
-        jobs: req.jobs.max(1),
+        jobs,
         schemas: req.schemas.clone(),
         spool_dir: Some(cfg.dir.clone()),
         continue_on_error: false,
+        progress: Some(read.clone()),
+        tables_done: Some(tables_done.clone()),
+    };
+    let report_progress = |_: u64| {
+        progress(RestoreProgress {
+            bytes: read.load(Ordering::Relaxed),
+            total_bytes: entry.raw_bytes,
+            tables_done: tables_done.load(Ordering::Relaxed),
+            tables_total: expected.len() as u64,
+        })
     };
     let sha = entry.sha256.clone();
-    let result = run_blocking_with_progress(cancel, &progress, {
+    let result = run_blocking_with_progress(cancel, &report_progress, {
         let tools = tools.clone();
         let conn = conn.clone();
         move |stop: &AtomicBool, _: &AtomicU64| {
@@ -803,38 +851,54 @@ where
         }
     })
     .await;
+    let mut params =
+        ConnParams::parse(inst.db_url.as_ref().map(|u| u.expose()).unwrap_or_default())
+            .map_err(|e| ToolError::invalid(e.to_string()))?;
+    params.dbname = Some(database.clone());
     let restored = match result {
         Ok(r) => r,
         Err(e) => {
-            if created && !req.keep_on_failure {
+            // What the target holds now, for the report and the retry.
+            let so_far = restored_so_far(&params, &expected).await;
+            let (kept, retry) = if created && !req.keep_on_failure {
                 drop_database(&db, &database).await;
-                return Err(e.reason(format!(
-                    "the new database `{database}` was dropped; nothing was kept"
-                )));
-            }
-            return Err(e);
+                (
+                    format!(
+                        "the new database `{database}` was dropped, so nothing half-restored is left"
+                    ),
+                    "Fix the cause above and run the same restore again.".to_owned(),
+                )
+            } else if created {
+                (
+                    format!("the new database `{database}` was kept as it is"),
+                    format!(
+                        "Drop `{database}` (or pick another new_database) and run the restore again."
+                    ),
+                )
+            } else {
+                (
+                    format!("the database `{database}` holds a partial restore"),
+                    "Fix the cause above and run the same restore again: it drops and recreates the backup's objects (clean), so it can be retried as often as needed.".to_owned(),
+                )
+            };
+            let reason = match (&e.reason, so_far) {
+                (Some(r), Some(s)) => format!("{r}; before it stopped, {s}; {kept}"),
+                (None, Some(s)) => format!("before it stopped, {s}; {kept}"),
+                (Some(r), None) => format!("{r}; {kept}"),
+                (None, None) => kept,
+            };
+            let suggestion = match &e.suggestion {
+                Some(s) => format!("{s} {retry}"),
+                None => retry,
+            };
+            return Err(e.reason(reason).suggestion(suggestion));
         }
     };
     if !restored.warnings.is_empty() {
         warnings.push(restored.warnings.chars().take(2000).collect());
     }
-    // Validation: row counts against the manifest.
-    let expected: BTreeMap<String, i64> = entry
-        .row_counts
-        .iter()
-        .filter(|(t, _)| {
-            req.schemas.is_empty()
-                || t.split_once('.')
-                    .is_some_and(|(s, _)| req.schemas.iter().any(|x| x == s))
-        })
-        .map(|(t, n)| (t.clone(), *n))
-        .collect();
     let tables_checked = expected.len();
     if !expected.is_empty() {
-        let mut params =
-            ConnParams::parse(inst.db_url.as_ref().map(|u| u.expose()).unwrap_or_default())
-                .map_err(|e| ToolError::invalid(e.to_string()))?;
-        params.dbname = Some(database.clone());
         let check = count_restored(&params, &expected).await;
         match check {
             Ok(diff) if diff.is_empty() => {}
@@ -863,6 +927,152 @@ where
         duration_ms: started.elapsed().as_millis() as u64,
         warnings,
     })
+}
+
+/// "k of n tables restored completely (...), the others empty or
+/// missing", from the target's row counts; `None` when it cannot tell.
+async fn restored_so_far(params: &ConnParams, expected: &BTreeMap<String, i64>) -> Option<String> {
+    if expected.is_empty() || expected.len() > 5_000 {
+        return None;
+    }
+    let client = connect_to(params).await.ok()?;
+    let (mut complete, mut partial, mut absent) = (0usize, Vec::new(), Vec::new());
+    for (table, want) in expected {
+        let (s, t) = table.split_once('.')?;
+        let q = format!(
+            "SELECT count(*) FROM \"{}\".\"{}\"",
+            s.replace('"', "\"\""),
+            t.replace('"', "\"\"")
+        );
+        match client.query_one(&q, &[]).await {
+            Ok(r) => {
+                let got: i64 = r.get(0);
+                if got == *want {
+                    complete += 1;
+                } else if got == 0 {
+                    absent.push(table.as_str());
+                } else {
+                    partial.push(format!("{table} ({got} of {want} rows)"));
+                }
+            }
+            Err(_) => absent.push(table.as_str()),
+        }
+    }
+    let mut out = format!(
+        "{complete} of {} tables were restored completely",
+        expected.len()
+    );
+    if !partial.is_empty() {
+        out.push_str(&format!(
+            ", {} partly: {}",
+            partial.len(),
+            list_some(&partial.iter().map(String::as_str).collect::<Vec<_>>())
+        ));
+    }
+    if !absent.is_empty() {
+        out.push_str(&format!(
+            ", {} are empty or missing: {}",
+            absent.len(),
+            list_some(&absent)
+        ));
+    }
+    Some(out)
+}
+
+/// The first few items of a list, and how many more.
+fn list_some(items: &[&str]) -> String {
+    let shown = items.iter().take(5).copied().collect::<Vec<_>>().join(", ");
+    match items.len() {
+        n if n > 5 => format!("{shown} and {} more", n - 5),
+        _ => shown,
+    }
+}
+
+/// Free bytes on the file system holding `path` (or its nearest existing
+/// ancestor).
+fn free_bytes(path: &Path) -> Option<u64> {
+    let mut p = path;
+    while !p.exists() {
+        p = p.parent()?;
+    }
+    let s = rustix::fs::statvfs(p).ok()?;
+    Some(s.f_bavail.saturating_mul(s.f_frsize))
+}
+
+fn mib(n: u64) -> String {
+    format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
+}
+
+/// Refuses a restore that cannot fit: the spool of a parallel restore
+/// needs the archive's size in the backup directory, and a database
+/// server on this machine needs room for the data (the database's size at
+/// backup time, or the archive's size when that was not recorded).
+async fn check_disk(
+    db: &tokio_postgres::Client,
+    conn: &ConnParams,
+    entry: &Entry,
+    spool_dir: &Path,
+    spool_needed: Option<u64>,
+    warnings: &mut Vec<String>,
+) -> Result<(), ToolError> {
+    const MARGIN: u64 = 64 << 20;
+    if let Some(need) = spool_needed
+        && let Some(free) = free_bytes(spool_dir)
+        && free < need + MARGIN
+    {
+        return Err(err(
+            ErrorCode::Io,
+            format!(
+                "not enough free space in {} for the parallel restore's temporary copy of the archive: it needs {}, {} are free",
+                spool_dir.display(),
+                mib(need + MARGIN),
+                mib(free)
+            ),
+        )
+        .suggestion("Free space there, or restore with jobs = 1, which streams the archive without a temporary copy. Nothing was changed."));
+    }
+    let need = entry
+        .extra
+        .get("database_bytes")
+        .and_then(|v| v.as_u64())
+        .unwrap_or(entry.raw_bytes);
+    let h = conn.host.as_str();
+    let local =
+        h.is_empty() || h.starts_with('/') || matches!(h, "localhost" | "127.0.0.1" | "::1");
+    let data_dir: Option<String> = if local {
+        db.query_opt(
+            "SELECT setting FROM pg_settings WHERE name = 'data_directory'",
+            &[],
+        )
+        .await
+        .ok()
+        .flatten()
+        .map(|r| r.get(0))
+    } else {
+        None
+    };
+    match data_dir.map(PathBuf::from).filter(|d| d.is_dir()) {
+        Some(dir) => {
+            if let Some(free) = free_bytes(&dir)
+                && free < need + MARGIN
+            {
+                return Err(err(
+                    ErrorCode::Io,
+                    format!(
+                        "not enough free space for the database server's data ({}): the backup holds about {}, {} are free",
+                        dir.display(),
+                        mib(need),
+                        mib(free)
+                    ),
+                )
+                .suggestion("Free space on the database server's disk, or restore selected schemas only. Nothing was changed."));
+            }
+        }
+        None => warnings.push(
+            "free space on the database server was not checked: it is not on this machine (or its data_directory is not readable)".into(),
+        ),
+    }
+    Ok(())
 }
 
 /// A connection to `params` with the instance's TLS settings.

@@ -177,7 +177,8 @@ async fn backup_database(call: Call, a: BackupArgs) -> Result<ToolOutput, ToolEr
         }
     });
     let result = service::create_backup(&call.state, &call.instance, &req, &call.cancel, |n| {
-        let _ = tx.send(n);
+        // Notify only on change: MCP progress must grow with each notification.
+        tx.send_if_modified(|cur| std::mem::replace(cur, n) != n);
     })
     .await;
     drop(tx);
@@ -471,8 +472,41 @@ async fn restore_backup(call: Call, a: RestoreArgs) -> Result<ToolOutput, ToolEr
         schemas: a.schemas,
         restore_roles: a.restore_roles,
     };
-    let report =
-        service::restore_backup(&call.state, &call.instance, &req, &call.cancel, |_| {}).await?;
+    let progress_call = call.clone();
+    let (tx, mut rx) = tokio::sync::watch::channel(service::RestoreProgress::default());
+    let reporter = tokio::spawn(async move {
+        while rx.changed().await.is_ok() {
+            let p = *rx.borrow();
+            let mut message = format!(
+                "{} of {} MiB of the archive read",
+                p.bytes / (1024 * 1024),
+                p.total_bytes / (1024 * 1024)
+            );
+            if p.tables_total > 0 {
+                message.push_str(&format!(
+                    ", data of {} of {} tables restored",
+                    p.tables_done.min(p.tables_total),
+                    p.tables_total
+                ));
+            }
+            // Bytes then tables: one number that grows whenever either does.
+            progress_call
+                .progress(
+                    p.bytes + p.tables_done,
+                    Some(p.total_bytes.max(p.bytes) + p.tables_total.max(p.tables_done)),
+                    message,
+                )
+                .await;
+        }
+    });
+    let result = service::restore_backup(&call.state, &call.instance, &req, &call.cancel, |p| {
+        // Notify only on change: MCP progress must grow with each notification.
+        tx.send_if_modified(|cur| std::mem::replace(cur, p) != p);
+    })
+    .await;
+    drop(tx);
+    let _ = reporter.await;
+    let report = result?;
     let mut data = serde_json::to_value(&report).unwrap_or(Value::Null);
     data["row_counts_match"] = json!(report.tables_checked > 0);
     Ok(ToolOutput::untrusted(data))
