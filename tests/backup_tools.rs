@@ -639,3 +639,98 @@ async fn restore_progress_and_the_report_of_an_interrupted_restore() {
         .get(0);
     assert!(!exists, "the half-restored database is dropped");
 }
+
+/// A small tmpfs (CI runs as root), unmounted on drop.
+struct TinyFs(tempfile::TempDir);
+
+impl TinyFs {
+    fn new(size: &str) -> TinyFs {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mounting a small tmpfs needs root: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        TinyFs(dir)
+    }
+}
+
+impl Drop for TinyFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restore_that_cannot_fit_is_refused_before_anything_changes() {
+    let db = TestDb::with_sample_data().await.unwrap();
+    let admin = db.admin_url().to_owned();
+    let base = db.name.clone();
+    let url = db.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = server(db, dir.path(), None).await;
+    let b = ok(&s.call("backup_database", json!({})).await);
+    let id = b["backup"]["id"].as_str().unwrap().to_owned();
+    let db = s.db.take().unwrap();
+    drop(s);
+
+    // The same backups in a directory too small for a parallel restore's
+    // temporary copy of the archive.
+    let tiny = TinyFs::new("4m");
+    for f in std::fs::read_dir(dir.path()).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), tiny.0.path().join(f.file_name())).unwrap();
+    }
+    let mut s = server(db, tiny.0.path(), None).await;
+    let target = format!("{base}_nofit");
+    let r = s
+        .call(
+            "restore_backup",
+            json!({"id": id, "new_database": target, "jobs": 2}),
+        )
+        .await;
+    assert!(is_error(&r), "{r}");
+    let e = &r["structuredContent"]["error"];
+    let message = e["message"].as_str().unwrap();
+    assert!(message.contains("not enough free space"), "{e}");
+    assert!(
+        message.contains(&tiny.0.path().display().to_string()),
+        "{e}"
+    );
+    assert!(
+        e["suggestion"].as_str().unwrap().contains("jobs = 1"),
+        "{e}"
+    );
+    let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let exists: bool = c
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)",
+            &[&target],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!exists, "nothing was created");
+    // Streaming needs no temporary copy: the same restore with one job works.
+    let r = ok(&s
+        .call("restore_backup", json!({"id": id, "new_database": target}))
+        .await);
+    assert_eq!(r["row_counts_match"], true, "{r}");
+    let left: Vec<_> = std::fs::read_dir(tiny.0.path())
+        .unwrap()
+        .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("restore"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    drop_db(&admin, &target).await;
+}

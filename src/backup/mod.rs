@@ -15,8 +15,12 @@
 //!   Argon2id, key file) and the streaming encryptor and decryptor;
 //! - [`custom_archive`]: the data offsets of a custom-format archive, written
 //!   into a restore's spool so that `pg_restore -j` seeks instead of scanning;
+//! - [`fingerprint`]: the schema fingerprint stored with a backup and
+//!   compared after a restore (which objects differ, by name);
 //! - [`manifest`]: the record of the backups stored in a directory (what
 //!   each holds and how it was written);
+//! - [`readahead`]: running a reader ahead on its own thread, so that a
+//!   restore's decoding stages use separate cores;
 //! - [`retention`]: which backups to keep;
 //! - [`pgtools`]: finding `pg_dump`/`pg_restore`/`psql` new enough for the server;
 //! - [`pipeline`]: running them and wiring the streams to files;
@@ -34,9 +38,11 @@ pub mod basebackup;
 pub mod compress;
 pub mod crypt;
 pub mod custom_archive;
+pub mod fingerprint;
 pub mod manifest;
 pub mod pgtools;
 pub mod pipeline;
+pub mod readahead;
 pub mod retention;
 pub mod s3;
 pub mod schedule;

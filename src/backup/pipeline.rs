@@ -34,6 +34,7 @@ use super::crypt::{self, EncryptOptions, EncryptWriter, KeySource};
 use super::custom_archive::OffsetRecorder;
 use super::manifest::DumpFormat;
 use super::pgtools::PgTools;
+use super::readahead::ReadAhead;
 use super::tail::{Tail, TailReader, TailWriter};
 use crate::db::connstr::ConnParams;
 
@@ -547,7 +548,7 @@ fn write_checked(
                 let key = key.as_ref().map(|(k, _)| *k);
                 Some(scope.spawn(move || {
                     let source = io::BufReader::with_capacity(BUF, TailReader::new(reread, tail));
-                    let (reader, done, encrypted) = decode_stream(source, key)?;
+                    let (reader, done, encrypted) = decode_stream(source, key, false)?;
                     verify_stream(reader, done, encrypted, format, None, tools, cancel)
                 }))
             }
@@ -755,7 +756,11 @@ fn open_decoded(
         path: path.display().to_string(),
         message: e.to_string(),
     })?;
-    decode_stream(io::BufReader::with_capacity(BUF, file), key)
+    let (decoded, done, encrypted) =
+        decode_stream(io::BufReader::with_capacity(BUF, file), key, true)?;
+    // Decompression on its own thread too: reading, hashing and decrypting
+    // run on one core, decompressing on another, and the consumer on a third.
+    Ok((Box::new(ReadAhead::new(decoded, 2)), done, encrypted))
 }
 
 /// The raw `pg_dump` output of the stored bytes `source`: decrypted when
@@ -764,6 +769,7 @@ fn open_decoded(
 fn decode_stream<R: Read + Send + 'static>(
     mut source: R,
     key: Option<&KeySource>,
+    read_ahead: bool,
 ) -> Result<(Box<dyn Read + Send>, FileDigest, bool), PipelineError> {
     let mut prefix = [0u8; 16];
     let mut n = 0;
@@ -790,6 +796,11 @@ fn decode_stream<R: Read + Send + 'static>(
         Box::new(crypt::DecryptReader::new(hashing, k)?)
     } else {
         Box::new(hashing)
+    };
+    let plain: Box<dyn Read + Send> = if read_ahead {
+        Box::new(ReadAhead::new(plain, 2))
+    } else {
+        plain
     };
     let decoded = compress::decoder_detect(plain)?;
     Ok((Box::new(decoded), done, encrypted))

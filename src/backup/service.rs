@@ -899,7 +899,7 @@ where
     }
     let tables_checked = expected.len();
     if !expected.is_empty() {
-        let check = count_restored(&params, &expected).await;
+        let check = count_restored(&params, &expected, jobs).await;
         match check {
             Ok(diff) if diff.is_empty() => {}
             Ok(diff) => {
@@ -1113,35 +1113,53 @@ async fn drop_database(db: &tokio_postgres::Client, name: &str) {
     }
 }
 
-/// `table: expected n, found m` for every table whose count differs.
+/// `table: expected n, found m` for every table whose count differs,
+/// counted over `jobs` connections at once (largest tables first).
 async fn count_restored(
     params: &ConnParams,
     expected: &BTreeMap<String, i64>,
+    jobs: u32,
 ) -> Result<Vec<String>, ToolError> {
-    let client = connect_to(params).await?;
-    let mut diff = Vec::new();
-    for (table, want) in expected {
-        let Some((s, t)) = table.split_once('.') else {
-            continue;
-        };
-        let q = format!(
-            "SELECT count(*) FROM \"{}\".\"{}\"",
-            s.replace('"', "\"\""),
-            t.replace('"', "\"\"")
-        );
-        match client.query_one(&q, &[]).await {
-            Ok(r) => {
-                let got: i64 = r.get(0);
-                if got != *want {
-                    diff.push(format!("{table}: expected {want} rows, found {got}"));
-                }
-            }
-            Err(e) => diff.push(format!(
-                "{table}: {}",
-                crate::sql::run::pg_error(&e).message
-            )),
-        }
+    let mut tables: Vec<(&String, &i64)> = expected.iter().collect();
+    tables.sort_by(|a, b| b.1.cmp(a.1));
+    let n = (jobs.clamp(1, 8) as usize).min(tables.len().max(1));
+    let mut lanes: Vec<Vec<(&String, &i64)>> = vec![Vec::new(); n];
+    for (i, t) in tables.into_iter().enumerate() {
+        lanes[i % n].push(t);
     }
+    let counted = futures::future::join_all(lanes.into_iter().map(|lane| async move {
+        let client = connect_to(params).await?;
+        let mut diff = Vec::new();
+        for (table, want) in lane {
+            let Some((s, t)) = table.split_once('.') else {
+                continue;
+            };
+            let q = format!(
+                "SELECT count(*) FROM \"{}\".\"{}\"",
+                s.replace('"', "\"\""),
+                t.replace('"', "\"\"")
+            );
+            match client.query_one(&q, &[]).await {
+                Ok(r) => {
+                    let got: i64 = r.get(0);
+                    if got != *want {
+                        diff.push(format!("{table}: expected {want} rows, found {got}"));
+                    }
+                }
+                Err(e) => diff.push(format!(
+                    "{table}: {}",
+                    crate::sql::run::pg_error(&e).message
+                )),
+            }
+        }
+        Ok::<_, ToolError>(diff)
+    }))
+    .await;
+    let mut diff = Vec::new();
+    for lane in counted {
+        diff.extend(lane?);
+    }
+    diff.sort();
     Ok(diff)
 }
 
