@@ -734,3 +734,62 @@ async fn a_restore_that_cannot_fit_is_refused_before_anything_changes() {
     assert!(left.is_empty(), "{left:?}");
     drop_db(&admin, &target).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_restored_schema_is_compared_with_the_backups_fingerprint() {
+    let db = TestDb::with_sample_data().await.unwrap();
+    let admin = db.admin_url().to_owned();
+    let base = db.name.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = server(db, dir.path(), None).await;
+    let b = ok(&s.call("backup_database", json!({})).await);
+    let id = b["backup"]["id"].as_str().unwrap().to_owned();
+    let objects = b["backup"]["schema_objects"].as_u64().unwrap();
+    assert!(objects > 50, "{b}");
+
+    // A faithful restore: every object compared, no difference.
+    let target = format!("{base}_schema_ok");
+    let r = ok(&s
+        .call("restore_backup", json!({"id": id, "new_database": target}))
+        .await);
+    assert_eq!(r["schema_objects_checked"].as_u64(), Some(objects), "{r}");
+    drop_db(&admin, &target).await;
+
+    // The manifest's fingerprint says one table was defined otherwise and
+    // names an object the archive does not hold: both are reported by name.
+    let path = dir.path().join("manifest.json");
+    let mut m: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let fp = m["entries"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|e| e["id"] == id.as_str())
+        .unwrap()["schema_fingerprint"]
+        .as_object_mut()
+        .unwrap();
+    let table = fp
+        .keys()
+        .find(|k| k.starts_with("table public."))
+        .unwrap()
+        .clone();
+    fp.insert(table.clone(), json!("0000000000000000"));
+    fp.insert("view public.ghost".into(), json!("0123456789abcdef"));
+    std::fs::write(&path, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    let target = format!("{base}_schema_bad");
+    let r = s
+        .call("restore_backup", json!({"id": id, "new_database": target}))
+        .await;
+    assert!(is_error(&r), "{r}");
+    let e = &r["structuredContent"]["error"];
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("restored schema differs from the backup in 2 object(s)"),
+        "{e}"
+    );
+    let reason = e["reason"].as_str().unwrap();
+    assert!(reason.contains(&format!("changed: {table}")), "{e}");
+    assert!(reason.contains("missing: view public.ghost"), "{e}");
+    drop_db(&admin, &target).await;
+}

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::compress::Compression;
 use super::crypt::{EncryptOptions, KeySource};
+use super::fingerprint::{self, Difference, Fingerprint};
 use super::manifest::{
     self, DumpFormat, Encryption, Entry, Extension, Kdf, Kind, Manifest, Subset,
 };
@@ -94,6 +95,9 @@ pub struct RestoreReport {
     pub created_database: bool,
     pub raw_bytes: u64,
     pub tables_checked: usize,
+    /// Schema objects compared with the backup's fingerprint (0 when the
+    /// backup has none: data-only, table subsets, older backups).
+    pub schema_objects_checked: usize,
     pub duration_ms: u64,
     pub warnings: Vec<String>,
 }
@@ -310,15 +314,32 @@ where
         // reads the same snapshot; a failed count stops the dump.
         let dump_cancel = cancel.child_token();
         let counting = async {
-            if req.schema_only {
-                return Ok(BTreeMap::new());
-            }
-            let counted =
-                count_rows(&db, &req.schemas, &exclude_schemas, &req.tables, &req.exclude_tables).await;
+            let counted = if req.schema_only {
+                Ok(BTreeMap::new())
+            } else {
+                count_rows(&db, &req.schemas, &exclude_schemas, &req.tables, &req.exclude_tables).await
+            };
             if counted.is_err() {
                 dump_cancel.cancel();
             }
-            counted
+            // The schema fingerprint, in the same snapshot, for backups that
+            // hold whole schemas; a restore compares the restored schema with it.
+            let schema = if counted.is_ok() && !req.data_only && req.tables.is_empty() && req.exclude_tables.is_empty() {
+                let scope = fingerprint::Scope {
+                    schemas: req.schemas.clone(),
+                    exclude_schemas: exclude_schemas.clone(),
+                };
+                match fingerprint::take(&db, &scope).await {
+                    Ok(f) => Some(f),
+                    Err(e) => {
+                        tracing::warn!("backup without a schema fingerprint: {e}");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            counted.map(|c| (c, schema))
         };
         let dumping = run_blocking_with_progress(&dump_cancel, &progress, {
             let tools = tools.clone();
@@ -379,7 +400,7 @@ where
             }
             (Ok(_), Err(e)) => return Err(e),
         };
-        let (row_counts, written) = row_counts;
+        let ((row_counts, schema_fingerprint), written) = row_counts;
         let kind = if req.schema_only {
             Kind::Schema
         } else if req.data_only {
@@ -430,6 +451,11 @@ where
                 }
                 // The database's size on disk: what a restore needs free.
                 m.insert("database_bytes".into(), serde_json::Value::from(database_bytes.max(0)));
+                if let Some(f) = &schema_fingerprint
+                    && let Ok(v) = serde_json::to_value(&f.objects)
+                {
+                    m.insert(SCHEMA_FINGERPRINT.into(), v);
+                }
                 m
             },
         };
@@ -918,15 +944,95 @@ where
             Err(e) => warnings.push(format!("row counts not compared: {}", e.message)),
         }
     }
+    let schema_objects_checked =
+        check_schema(&entry, &params, &req.schemas, created, &mut warnings).await?;
     Ok(RestoreReport {
         id: entry.id,
         database,
         created_database: created,
         raw_bytes: restored.raw_bytes,
         tables_checked,
+        schema_objects_checked,
         duration_ms: started.elapsed().as_millis() as u64,
         warnings,
     })
+}
+
+/// The manifest key of a backup's schema fingerprint.
+pub const SCHEMA_FINGERPRINT: &str = "schema_fingerprint";
+
+/// The schema fingerprint a backup recorded, if any.
+pub fn recorded_fingerprint(entry: &Entry) -> Option<Fingerprint> {
+    let objects = entry.extra.get(SCHEMA_FINGERPRINT)?;
+    serde_json::from_value(objects.clone())
+        .ok()
+        .map(|objects| Fingerprint { objects })
+}
+
+/// Compares the restored schema with the backup's fingerprint: an object
+/// missing or defined differently is an error; one the backup does not
+/// have is an error in a new database and a warning in an overwritten one
+/// (where it may have been there before). Returns the number of objects
+/// compared.
+async fn check_schema(
+    entry: &Entry,
+    params: &ConnParams,
+    schemas: &[String],
+    created: bool,
+    warnings: &mut Vec<String>,
+) -> Result<usize, ToolError> {
+    let Some(expected) = recorded_fingerprint(entry) else {
+        return Ok(0);
+    };
+    let expected = expected.restrict(schemas);
+    let exclude_schemas = match &entry.kind {
+        Kind::Subset(s) => s.exclude_schemas.clone(),
+        _ => Vec::new(),
+    };
+    let include = match &entry.kind {
+        Kind::Subset(s) if schemas.is_empty() => s.include_schemas.clone(),
+        _ => schemas.to_vec(),
+    };
+    let scope = fingerprint::Scope {
+        schemas: include,
+        exclude_schemas,
+    };
+    let actual = match connect_to(params).await {
+        Ok(c) => fingerprint::take(&c, &scope).await,
+        Err(e) => {
+            warnings.push(format!("schema not compared: {}", e.message));
+            return Ok(0);
+        }
+    };
+    let actual = match actual {
+        Ok(a) => a.restrict(schemas),
+        Err(e) => {
+            warnings.push(format!("schema not compared: {e}"));
+            return Ok(0);
+        }
+    };
+    let mut errors = Vec::new();
+    for d in fingerprint::compare(&expected, &actual) {
+        match d {
+            Difference::Extra(_) if !created => warnings.push(format!(
+                "{d} (not in the backup; it may have been in the database before)"
+            )),
+            d => errors.push(d.to_string()),
+        }
+    }
+    if !errors.is_empty() {
+        let shown: Vec<&str> = errors.iter().map(String::as_str).collect();
+        return Err(err(
+            ErrorCode::QueryFailed,
+            format!(
+                "the restored schema differs from the backup in {} object(s)",
+                errors.len()
+            ),
+        )
+        .reason(list_some(&shown, 20))
+        .suggestion("Check the restore messages; restore into a new, empty database to compare."));
+    }
+    Ok(expected.objects.len())
 }
 
 /// "k of n tables restored completely (...), the others empty or
@@ -966,24 +1072,29 @@ async fn restored_so_far(params: &ConnParams, expected: &BTreeMap<String, i64>) 
         out.push_str(&format!(
             ", {} partly: {}",
             partial.len(),
-            list_some(&partial.iter().map(String::as_str).collect::<Vec<_>>())
+            list_some(&partial.iter().map(String::as_str).collect::<Vec<_>>(), 5)
         ));
     }
     if !absent.is_empty() {
         out.push_str(&format!(
             ", {} are empty or missing: {}",
             absent.len(),
-            list_some(&absent)
+            list_some(&absent, 5)
         ));
     }
     Some(out)
 }
 
-/// The first few items of a list, and how many more.
-fn list_some(items: &[&str]) -> String {
-    let shown = items.iter().take(5).copied().collect::<Vec<_>>().join(", ");
+/// The first `max` items of a list, and how many more.
+fn list_some(items: &[&str], max: usize) -> String {
+    let shown = items
+        .iter()
+        .take(max)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
     match items.len() {
-        n if n > 5 => format!("{shown} and {} more", n - 5),
+        n if n > max => format!("{shown} and {} more", n - max),
         _ => shown,
     }
 }
