@@ -542,6 +542,10 @@ def run(a, binary, runs, db, r1, r2, tmp):
           f"  [in-process duration_ms {statistics.median(d['duration_ms'] for _, d in r_ours) / 1000:.2f} s;"
           f" tables checked {rep.get('tables_checked')}; CPU incl. children "
           f"{statistics.median(m.cpu for m, _ in r_ours):.1f} s]")
+    timings = rep.get("timings_ms") or {}
+    if timings:
+        print("  ours, in-process timings of the last run (ms): "
+              + ", ".join(f"{k} {v}" for k, v in timings.items()))
     print(f"  baseline (pg_restore -j {a.jobs} from the plain -Fc -Z0 file):              {fmt_s(t_base_r)}"
           f"  [CPU {statistics.median(m.cpu for m in r_base):.1f} s]")
     print(f"  time ratio ours/baseline: {r_time_r:.3f}  (target <= {TARGET_TIME_RATIO}; "

@@ -1108,6 +1108,8 @@ impl<W: Write> Write for Counted<'_, W> {
 pub struct Restored {
     pub raw_bytes: u64,
     pub warnings: String,
+    /// Time spent writing the temporary copy of a parallel restore.
+    pub spool_ms: u64,
 }
 
 /// Restores a stored backup into the database of `conn`.
@@ -1166,6 +1168,7 @@ pub fn restore_file(
         }
     };
     let mut spooled_bytes = 0u64;
+    let spool_started = std::time::Instant::now();
     let spool = if format == Format::Custom && spec.jobs > 1 {
         let dir = spec
             .spool_dir
@@ -1222,6 +1225,11 @@ pub fn restore_file(
     } else {
         None
     };
+    let spool_ms = if spool.is_some() {
+        spool_started.elapsed().as_millis() as u64
+    } else {
+        0
+    };
     let result = run_restore(
         program,
         &args,
@@ -1248,6 +1256,7 @@ pub fn restore_file(
     Ok(Restored {
         raw_bytes,
         warnings,
+        spool_ms,
     })
 }
 

@@ -99,6 +99,10 @@ pub struct RestoreReport {
     /// backup has none: data-only, table subsets, older backups).
     pub schema_objects_checked: usize,
     pub duration_ms: u64,
+    /// Where the time went: `checks` (before the restore), `spool` (the
+    /// temporary copy of a parallel restore), `restore` (pg_restore or
+    /// psql, including the spool), `validation` (row counts and schema).
+    pub timings_ms: BTreeMap<&'static str, u64>,
     pub warnings: Vec<String>,
 }
 
@@ -860,6 +864,9 @@ where
         })
     };
     let sha = entry.sha256.clone();
+    let mut timings_ms = BTreeMap::new();
+    timings_ms.insert("checks", started.elapsed().as_millis() as u64);
+    let restore_started = std::time::Instant::now();
     let result = run_blocking_with_progress(cancel, &report_progress, {
         let tools = tools.clone();
         let conn = conn.clone();
@@ -920,6 +927,9 @@ where
             return Err(e.reason(reason).suggestion(suggestion));
         }
     };
+    timings_ms.insert("restore", restore_started.elapsed().as_millis() as u64);
+    timings_ms.insert("spool", restored.spool_ms);
+    let validation_started = std::time::Instant::now();
     if !restored.warnings.is_empty() {
         warnings.push(restored.warnings.chars().take(2000).collect());
     }
@@ -954,6 +964,13 @@ where
         tables_checked,
         schema_objects_checked,
         duration_ms: started.elapsed().as_millis() as u64,
+        timings_ms: {
+            timings_ms.insert(
+                "validation",
+                validation_started.elapsed().as_millis() as u64,
+            );
+            timings_ms
+        },
         warnings,
     })
 }
