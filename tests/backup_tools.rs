@@ -583,6 +583,21 @@ async fn restore_progress_and_the_report_of_an_interrupted_restore() {
         last["progress"].as_f64().unwrap() >= raw as f64,
         "{last} vs {raw}"
     );
+    // The restore-time setting of the new database is gone afterwards.
+    let (a, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let settings: i64 = a
+        .query_one(
+            "SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+             WHERE d.datname = $1",
+            &[&target],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(settings, 0, "synchronous_commit is reset on {target}");
     drop_db(&admin, &target).await;
 
     // A table whose rows only pass their check in the source database: the

@@ -770,6 +770,15 @@ where
             db.batch_execute(&format!("CREATE DATABASE \"{name}\""))
                 .await
                 .map_err(pg)?;
+            // While it is restored, its sessions commit without waiting for
+            // the WAL flush (many small DDL commits); reset afterwards, and
+            // that reset's own (synchronous) commit flushes everything
+            // written before it, so a restore reported done is durable.
+            db.batch_execute(&format!(
+                "ALTER DATABASE \"{name}\" SET synchronous_commit = off"
+            ))
+            .await
+            .map_err(pg)?;
             (name.clone(), true)
         }
         None => {
@@ -884,6 +893,18 @@ where
         }
     })
     .await;
+    if created
+        && let Err(e) = db
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{database}\" RESET synchronous_commit"
+            ))
+            .await
+    {
+        warnings.push(format!(
+            "could not reset synchronous_commit on `{database}` after the restore: {}",
+            crate::pg::describe_error(&e)
+        ));
+    }
     let mut params =
         ConnParams::parse(inst.db_url.as_ref().map(|u| u.expose()).unwrap_or_default())
             .map_err(|e| ToolError::invalid(e.to_string()))?;
