@@ -7,6 +7,9 @@
 
 use std::process::Command;
 
+mod backup_common;
+
+use backup_common::Blank;
 use supabase_mcp::backup::fingerprint::{self, Difference, Fingerprint, Scope};
 use supabase_mcp::backup::pgtools;
 use supabase_mcp::pg::testdb::TestDb;
@@ -101,39 +104,6 @@ async fn take(client: &Client) -> Fingerprint {
 
 fn keys(fp: &Fingerprint) -> Vec<&str> {
     fp.objects.keys().map(String::as_str).collect()
-}
-
-/// A blank database (from template0), dropped when this value is dropped.
-struct Blank {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl Blank {
-    async fn new(source: &TestDb) -> Blank {
-        let name = format!("{}_r", source.name);
-        let admin = source.admin_url().to_owned();
-        connect(&admin)
-            .await
-            .batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE template0"))
-            .await
-            .unwrap();
-        let url = source.url.replace(&source.name, &name);
-        Blank { admin, name, url }
-    }
-}
-
-impl Drop for Blank {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([&self.admin, "-qc", &drop_db(&self.name)])
-            .output();
-    }
-}
-
-fn drop_db(name: &str) -> String {
-    format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")
 }
 
 /// A role dropped when this value is dropped; declare it before the

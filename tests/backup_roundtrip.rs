@@ -9,6 +9,9 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+mod backup_common;
+
+use backup_common::{Blank, TinyFs};
 use supabase_mcp::backup::compress::Compression;
 use supabase_mcp::backup::crypt::{Argon2Params, EncryptOptions, KeySource};
 use supabase_mcp::backup::pgtools::{self, PgTools};
@@ -116,49 +119,6 @@ fn schema_text(tools: &PgTools, url: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// A blank database (from template0) dropped on drop.
-struct Blank {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl Blank {
-    async fn new(source: &TestDb) -> Blank {
-        let name = format!("{}_r{}", source.name, rand_suffix());
-        let admin = source.admin_url().to_owned();
-        let (c, conn) = tokio_postgres::connect(&admin, NoTls).await.unwrap();
-        tokio::spawn(conn);
-        c.batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE template0"))
-            .await
-            .unwrap();
-        let url = source.url.replace(&source.name, &name);
-        Blank { admin, name, url }
-    }
-}
-
-impl Drop for Blank {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([
-                &self.admin,
-                "-qc",
-                &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name),
-            ])
-            .output();
-    }
-}
-
-fn rand_suffix() -> String {
-    format!(
-        "{:x}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos()
-    )
 }
 
 fn fast(passphrase: &str) -> (KeySource, EncryptOptions) {
@@ -454,32 +414,6 @@ async fn faults_are_detected_and_leave_nothing_behind() {
     .unwrap_err();
     assert!(e.to_string().contains("no_such_database_here"), "{e}");
     assert!(!dir.path().join(".bad.dump.partial").exists());
-}
-
-/// A tiny tmpfs, unmounted on drop.
-struct TinyFs(tempfile::TempDir);
-
-impl TinyFs {
-    fn new(size: &str) -> TinyFs {
-        let dir = tempfile::tempdir().unwrap();
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "mounting a small tmpfs needs root (CI runs as root): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        TinyFs(dir)
-    }
-}
-
-impl Drop for TinyFs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.0.path()).output();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,8 +4,10 @@
 //! retention and delete; and what a wrong key or a damaged file does.
 
 mod api_common;
+mod backup_common;
 mod common;
 
+use backup_common::TinyFs;
 use common::*;
 use serde_json::{Value, json};
 use supabase_mcp::pg::testdb::TestDb;
@@ -38,14 +40,33 @@ async fn confirm(s: &mut Server, tool: &str, mut args: Value) -> Value {
     s.call(tool, args).await
 }
 
-async fn drop_db(admin: &str, name: &str) {
-    let (c, conn) = tokio_postgres::connect(admin, tokio_postgres::NoTls)
+/// A connection to `url`.
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .unwrap();
     tokio::spawn(conn);
-    c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+    c
+}
+
+async fn drop_db(admin: &str, name: &str) {
+    connect(admin)
+        .await
+        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
         .await
         .unwrap();
+}
+
+async fn db_exists(url: &str, name: &str) -> bool {
+    connect(url)
+        .await
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)",
+            &[&name],
+        )
+        .await
+        .unwrap()
+        .get(0)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -197,19 +218,7 @@ async fn wrong_key_damage_and_missing_files_are_explained() {
         .call("restore_backup", json!({"id": id, "new_database": target}))
         .await;
     assert!(is_error(&r), "{r}");
-    let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let n: i64 = c
-        .query_one(
-            "select count(*) from pg_database where datname = $1",
-            &[&target],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(n, 0);
+    assert!(!db_exists(&url, target).await);
 
     // The manifest points to a deleted file.
     std::fs::remove_file(&path).unwrap();
@@ -496,10 +505,7 @@ async fn roles_are_saved_without_passwords_and_restored() {
         .await
         .unwrap();
     drop(c);
-    let (a, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let a = connect(&admin).await;
     a.batch_execute(&format!("DROP ROLE {role}")).await.unwrap();
     let r = ok(&s
         .call(
@@ -584,11 +590,8 @@ async fn restore_progress_and_the_report_of_an_interrupted_restore() {
         "{last} vs {raw}"
     );
     // The restore-time setting of the new database is gone afterwards.
-    let (a, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+    let settings: i64 = connect(&admin)
         .await
-        .unwrap();
-    tokio::spawn(conn);
-    let settings: i64 = a
         .query_one(
             "SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
              WHERE d.datname = $1",
@@ -602,18 +605,16 @@ async fn restore_progress_and_the_report_of_an_interrupted_restore() {
 
     // A table whose rows only pass their check in the source database: the
     // restore stops at its data, and the report says what got in first.
-    let c = tokio_postgres::connect(&s.db.as_ref().unwrap().url, tokio_postgres::NoTls)
+    connect(&s.db.as_ref().unwrap().url)
         .await
-        .unwrap();
-    tokio::spawn(c.1);
-    c.0.batch_execute(&format!(
-        "CREATE FUNCTION public.at_home(int) RETURNS bool LANGUAGE sql
+        .batch_execute(&format!(
+            "CREATE FUNCTION public.at_home(int) RETURNS bool LANGUAGE sql
            AS $$ SELECT current_database() = '{base}' $$;
          CREATE TABLE public.m_bad (id int CHECK (public.at_home(id)));
          INSERT INTO public.m_bad VALUES (1), (2);"
-    ))
-    .await
-    .unwrap();
+        ))
+        .await
+        .unwrap();
     let bad = ok(&s.call("backup_database", json!({})).await);
     let bad_id = bad["backup"]["id"].as_str().unwrap().to_owned();
     let target = format!("{base}_broken");
@@ -644,43 +645,10 @@ async fn restore_progress_and_the_report_of_an_interrupted_restore() {
             .contains("run the same restore again"),
         "{e}"
     );
-    let exists: bool =
-        c.0.query_one(
-            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)",
-            &[&target],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert!(!exists, "the half-restored database is dropped");
-}
-
-/// A small tmpfs (CI runs as root), unmounted on drop.
-struct TinyFs(tempfile::TempDir);
-
-impl TinyFs {
-    fn new(size: &str) -> TinyFs {
-        let dir = tempfile::tempdir().unwrap();
-        let out = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "mounting a small tmpfs needs root: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        TinyFs(dir)
-    }
-}
-
-impl Drop for TinyFs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg(self.0.path())
-            .output();
-    }
+    assert!(
+        !db_exists(&admin, &target).await,
+        "the half-restored database is dropped"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -723,19 +691,7 @@ async fn a_restore_that_cannot_fit_is_refused_before_anything_changes() {
         e["suggestion"].as_str().unwrap().contains("jobs = 1"),
         "{e}"
     );
-    let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let exists: bool = c
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)",
-            &[&target],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert!(!exists, "nothing was created");
+    assert!(!db_exists(&url, &target).await, "nothing was created");
     // Streaming needs no temporary copy: the same restore with one job works.
     let r = ok(&s
         .call("restore_backup", json!({"id": id, "new_database": target}))

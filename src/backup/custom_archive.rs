@@ -143,27 +143,12 @@ impl OffsetRecorder {
                 if buf.len() < *next_attempt {
                     return;
                 }
-                match parse_toc(buf) {
-                    Ok(None) if buf.len() > MAX_TOC_BYTES => {
+                match after_toc(buf) {
+                    None if buf.len() > MAX_TOC_BYTES => {
                         self.phase = Phase::Failed(ArchiveError::TocTooLarge);
                     }
-                    Ok(None) => *next_attempt = buf.len() * 2,
-                    Ok(Some((layout, entries, end))) => {
-                        let rest = buf.split_off(end);
-                        let mut d = Box::new(Data {
-                            layout,
-                            entries,
-                            found: HashMap::new(),
-                            step: Step::BlockType,
-                            int_buf: Vec::with_capacity(9),
-                            block_start: 0,
-                        });
-                        self.phase = match d.feed(&rest, end as u64) {
-                            Ok(()) => Phase::Data(d),
-                            Err(e) => Phase::Failed(e),
-                        };
-                    }
-                    Err(e) => self.phase = Phase::Failed(e),
+                    None => *next_attempt = buf.len() * 2,
+                    Some(next) => self.phase = next,
                 }
             }
         }
@@ -175,25 +160,7 @@ impl OffsetRecorder {
     pub fn patch<F: Write + Seek>(mut self, file: &mut F) -> Result<Patched, ArchiveError> {
         if let Phase::Toc { buf, .. } = &self.phase {
             // A small archive: the last attempt may not have happened yet.
-            self.phase = match parse_toc(buf) {
-                Ok(Some((layout, entries, end))) => {
-                    let rest = buf[end..].to_vec();
-                    let mut d = Box::new(Data {
-                        layout,
-                        entries,
-                        found: HashMap::new(),
-                        step: Step::BlockType,
-                        int_buf: Vec::new(),
-                        block_start: 0,
-                    });
-                    match d.feed(&rest, end as u64) {
-                        Ok(()) => Phase::Data(d),
-                        Err(e) => Phase::Failed(e),
-                    }
-                }
-                Ok(None) => Phase::Failed(ArchiveError::Truncated),
-                Err(e) => Phase::Failed(e),
-            };
+            self.phase = after_toc(buf).unwrap_or(Phase::Failed(ArchiveError::Truncated));
         }
         let d = match self.phase {
             Phase::Failed(e) => return Err(e),
@@ -228,6 +195,29 @@ impl OffsetRecorder {
         file.seek(SeekFrom::End(0))?;
         Ok(Patched { entries: written })
     }
+}
+
+/// The phase after the table of contents in `buf` (header and table of
+/// contents, then the first data bytes), or `None` when `buf` does not
+/// hold all of the table of contents yet.
+fn after_toc(buf: &[u8]) -> Option<Phase> {
+    let (layout, entries, end) = match parse_toc(buf) {
+        Ok(None) => return None,
+        Ok(Some(toc)) => toc,
+        Err(e) => return Some(Phase::Failed(e)),
+    };
+    let mut d = Box::new(Data {
+        layout,
+        entries,
+        found: HashMap::new(),
+        step: Step::BlockType,
+        int_buf: Vec::with_capacity(9),
+        block_start: 0,
+    });
+    Some(match d.feed(&buf[end..], end as u64) {
+        Ok(()) => Phase::Data(d),
+        Err(e) => Phase::Failed(e),
+    })
 }
 
 impl Data {

@@ -843,14 +843,32 @@ fn damaged(e: io::Error) -> PipelineError {
     }
 }
 
-/// Reads all of `reader` into `sink`; when `sink` stops accepting (a
-/// program exited early), keeps reading to the end so the whole file is
-/// still checked. Returns the raw byte count.
+/// What a failed write to the sink of [`drain_into`] means.
+#[derive(Clone, Copy)]
+enum SinkFailure<'a> {
+    /// A program's stdin closed (it exited early): keep reading to the end
+    /// so the whole file is still checked; its exit status says why.
+    Ignore,
+    /// The file at this path could not be written (a full disk): an error.
+    Fail(&'a Path),
+}
+
+/// Reads all of `reader` into `sink` (see [`SinkFailure`] for a sink that
+/// stops accepting). Returns the raw byte count.
 fn drain_into(
     reader: &mut dyn Read,
     sink: &mut dyn Write,
     cancel: &AtomicBool,
+    on_failure: SinkFailure<'_>,
 ) -> Result<u64, PipelineError> {
+    let check = |r: io::Result<()>| match (r, on_failure) {
+        (Err(e), SinkFailure::Fail(path)) => Err(Some(PipelineError::Write {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })),
+        (Err(_), SinkFailure::Ignore) => Err(None),
+        (Ok(()), _) => Ok(()),
+    };
     let mut buf = vec![0u8; BUF];
     let mut total = 0u64;
     let mut sink_open = true;
@@ -865,40 +883,17 @@ fn drain_into(
             Err(e) => return Err(damaged(e)),
         };
         total += n as u64;
-        if sink_open && sink.write_all(&buf[..n]).is_err() {
-            sink_open = false;
+        if sink_open {
+            match check(sink.write_all(&buf[..n])) {
+                Ok(()) => {}
+                Err(Some(e)) => return Err(e),
+                Err(None) => sink_open = false,
+            }
         }
     }
-    Ok(total)
-}
-
-enum SpoolError {
-    Pipeline(PipelineError),
-    Write(io::Error),
-}
-
-/// [`drain_into`] for a file: a failed write (a full disk) is an error.
-fn copy_to_spool(
-    reader: &mut dyn Read,
-    sink: &mut dyn Write,
-    cancel: &AtomicBool,
-) -> Result<u64, SpoolError> {
-    let mut buf = vec![0u8; BUF];
-    let mut total = 0u64;
-    loop {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(SpoolError::Pipeline(PipelineError::Cancelled));
-        }
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(SpoolError::Pipeline(damaged(e))),
-        };
-        total += n as u64;
-        sink.write_all(&buf[..n]).map_err(SpoolError::Write)?;
+    if sink_open && let Err(Some(e)) = check(sink.flush()) {
+        return Err(e);
     }
-    sink.flush().map_err(SpoolError::Write)?;
     Ok(total)
 }
 
@@ -959,8 +954,8 @@ fn verify_stream(
             });
             let mut stdin = child.stdin.take();
             let raw = match stdin.as_mut() {
-                Some(s) => drain_into(&mut reader, s, cancel),
-                None => drain_into(&mut reader, &mut io::sink(), cancel),
+                Some(s) => drain_into(&mut reader, s, cancel, SinkFailure::Ignore),
+                None => drain_into(&mut reader, &mut io::sink(), cancel, SinkFailure::Ignore),
             };
             drop(stdin);
             let status = child.wait();
@@ -989,7 +984,7 @@ fn verify_stream(
                 head: &mut head,
                 limit: 512,
             };
-            let raw = drain_into(&mut reader, &mut sink, cancel)?;
+            let raw = drain_into(&mut reader, &mut sink, cancel, SinkFailure::Ignore)?;
             let text = String::from_utf8_lossy(&head);
             if !text.contains("PostgreSQL database dump") {
                 return Err(PipelineError::Damaged(
@@ -1038,21 +1033,17 @@ impl Write for HeadSink<'_> {
     }
 }
 
-/// The spool of a parallel restore: the file, the archive's data offsets
-/// seen on the way, and the progress counter.
-struct RecordingSpool<'a, W: Write> {
+/// The spool of a parallel restore: the file, and the archive's data
+/// offsets seen on the way.
+struct RecordingSpool<W: Write> {
     file: io::BufWriter<W>,
     offsets: OffsetRecorder,
-    progress: Option<&'a AtomicU64>,
 }
 
-impl<W: Write> Write for RecordingSpool<'_, W> {
+impl<W: Write> Write for RecordingSpool<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.file.write(buf)?;
         self.offsets.feed(&buf[..n]);
-        if let Some(p) = self.progress {
-            p.fetch_add(n as u64, Ordering::Relaxed);
-        }
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -1187,22 +1178,20 @@ pub fn restore_file(
         let mut sink = RecordingSpool {
             file: io::BufWriter::with_capacity(BUF, f),
             offsets: OffsetRecorder::new(),
-            progress: spec.progress.as_deref(),
         };
-        let spooled = match copy_to_spool(&mut reader, &mut sink, cancel).map_err(|e| match e {
-            SpoolError::Pipeline(e) => e,
-            SpoolError::Write(e) => PipelineError::Write {
-                path: spool.display().to_string(),
-                message: e.to_string(),
-            },
-        }) {
+        let mut counted = Counted {
+            inner: &mut sink,
+            count: spec.progress.as_deref(),
+        };
+        let spooled = match drain_into(&mut reader, &mut counted, cancel, SinkFailure::Fail(&spool))
+        {
             Ok(n) => n,
             Err(e) => {
                 let _ = fs::remove_file(&spool);
                 return Err(e);
             }
         };
-        let RecordingSpool { file, offsets, .. } = sink;
+        let RecordingSpool { file, offsets } = sink;
         let mut f = match file.into_inner() {
             Ok(f) => f,
             Err(e) => {
@@ -1288,6 +1277,7 @@ fn run_restore(
                     count: spec.progress.as_deref(),
                 },
                 cancel,
+                SinkFailure::Ignore,
             ),
             None => Ok(0),
         };

@@ -32,6 +32,7 @@ use super::pgtools;
 use super::pipeline::{self, DumpSpec, Format, RestoreSpec};
 use crate::config::{BackupConfig, Instance};
 use crate::db::connstr::ConnParams;
+use crate::pg::quote_ident;
 use crate::result::{ErrorCode, ToolError};
 use crate::server::State;
 
@@ -1079,27 +1080,14 @@ async fn restored_so_far(params: &ConnParams, expected: &BTreeMap<String, i64>) 
     if expected.is_empty() || expected.len() > 5_000 {
         return None;
     }
-    let client = connect_to(params).await.ok()?;
+    let counted = count_tables(params, expected, 2).await.ok()?;
     let (mut complete, mut partial, mut absent) = (0usize, Vec::new(), Vec::new());
-    for (table, want) in expected {
-        let (s, t) = table.split_once('.')?;
-        let q = format!(
-            "SELECT count(*) FROM \"{}\".\"{}\"",
-            s.replace('"', "\"\""),
-            t.replace('"', "\"\"")
-        );
-        match client.query_one(&q, &[]).await {
-            Ok(r) => {
-                let got: i64 = r.get(0);
-                if got == *want {
-                    complete += 1;
-                } else if got == 0 {
-                    absent.push(table.as_str());
-                } else {
-                    partial.push(format!("{table} ({got} of {want} rows)"));
-                }
-            }
-            Err(_) => absent.push(table.as_str()),
+    for (table, got) in &counted {
+        let want = expected.get(table).copied().unwrap_or_default();
+        match got {
+            Ok(got) if *got == want => complete += 1,
+            Ok(got) if *got > 0 => partial.push(format!("{table} ({got} of {want} rows)")),
+            _ => absent.push(table.as_str()),
         }
     }
     let mut out = format!(
@@ -1262,54 +1250,62 @@ async fn drop_database(db: &tokio_postgres::Client, name: &str) {
     }
 }
 
-/// `table: expected n, found m` for every table whose count differs,
-/// counted over `jobs` connections at once (largest tables first).
+/// `table: expected n, found m` for every table whose count differs.
 async fn count_restored(
     params: &ConnParams,
     expected: &BTreeMap<String, i64>,
     jobs: u32,
 ) -> Result<Vec<String>, ToolError> {
+    let counted = count_tables(params, expected, jobs).await?;
+    Ok(counted
+        .into_iter()
+        .filter_map(|(table, got)| {
+            let want = expected.get(&table).copied().unwrap_or_default();
+            match got {
+                Ok(got) if got == want => None,
+                Ok(got) => Some(format!("{table}: expected {want} rows, found {got}")),
+                Err(e) => Some(format!("{table}: {e}")),
+            }
+        })
+        .collect())
+}
+
+/// The row count of each `schema.table` in `expected` now (or why it could
+/// not be read), over `jobs` connections at once, largest tables first.
+async fn count_tables(
+    params: &ConnParams,
+    expected: &BTreeMap<String, i64>,
+    jobs: u32,
+) -> Result<BTreeMap<String, Result<i64, String>>, ToolError> {
     let mut tables: Vec<(&String, &i64)> = expected.iter().collect();
     tables.sort_by(|a, b| b.1.cmp(a.1));
     let n = (jobs.clamp(1, 8) as usize).min(tables.len().max(1));
-    let mut lanes: Vec<Vec<(&String, &i64)>> = vec![Vec::new(); n];
-    for (i, t) in tables.into_iter().enumerate() {
+    let mut lanes: Vec<Vec<&String>> = vec![Vec::new(); n];
+    for (i, (t, _)) in tables.into_iter().enumerate() {
         lanes[i % n].push(t);
     }
     let counted = futures::future::join_all(lanes.into_iter().map(|lane| async move {
         let client = connect_to(params).await?;
-        let mut diff = Vec::new();
-        for (table, want) in lane {
+        let mut out = Vec::new();
+        for table in lane {
             let Some((s, t)) = table.split_once('.') else {
                 continue;
             };
-            let q = format!(
-                "SELECT count(*) FROM \"{}\".\"{}\"",
-                s.replace('"', "\"\""),
-                t.replace('"', "\"\"")
-            );
-            match client.query_one(&q, &[]).await {
-                Ok(r) => {
-                    let got: i64 = r.get(0);
-                    if got != *want {
-                        diff.push(format!("{table}: expected {want} rows, found {got}"));
-                    }
-                }
-                Err(e) => diff.push(format!(
-                    "{table}: {}",
-                    crate::sql::run::pg_error(&e).message
-                )),
-            }
+            let q = format!("SELECT count(*) FROM {}.{}", quote_ident(s), quote_ident(t));
+            let got = match client.query_one(&q, &[]).await {
+                Ok(r) => Ok(r.get::<_, i64>(0)),
+                Err(e) => Err(crate::sql::run::pg_error(&e).message),
+            };
+            out.push((table.clone(), got));
         }
-        Ok::<_, ToolError>(diff)
+        Ok::<_, ToolError>(out)
     }))
     .await;
-    let mut diff = Vec::new();
+    let mut all = BTreeMap::new();
     for lane in counted {
-        diff.extend(lane?);
+        all.extend(lane?);
     }
-    diff.sort();
-    Ok(diff)
+    Ok(all)
 }
 
 fn s3_error(e: super::s3::S3Error) -> ToolError {

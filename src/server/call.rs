@@ -133,6 +133,47 @@ impl Call {
     }
 }
 
+/// Forwards the figures of a long-running operation (reported from any
+/// thread, as often as it likes) to the client as progress notifications,
+/// one at a time and only when a figure changes: MCP progress must grow
+/// with each notification.
+pub struct ProgressForwarder<T> {
+    tx: tokio::sync::watch::Sender<T>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl<T: Copy + PartialEq + Send + Sync + 'static> ProgressForwarder<T> {
+    /// Starts forwarding for `call`; `describe` turns a figure into
+    /// (progress, total, message).
+    pub fn start<F>(call: &Call, initial: T, describe: F) -> Self
+    where
+        F: Fn(T) -> (u64, Option<u64>, String) + Send + 'static,
+    {
+        let (tx, mut rx) = tokio::sync::watch::channel(initial);
+        let call = call.clone();
+        let task = tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let figure = *rx.borrow();
+                let (done, total, message) = describe(figure);
+                call.progress(done, total, message).await;
+            }
+        });
+        ProgressForwarder { tx, task }
+    }
+
+    /// The latest figure.
+    pub fn update(&self, figure: T) {
+        self.tx
+            .send_if_modified(|cur| std::mem::replace(cur, figure) != figure);
+    }
+
+    /// Waits until the last figure is sent.
+    pub async fn finish(self) {
+        drop(self.tx);
+        let _ = self.task.await;
+    }
+}
+
 /// A project ref given by the caller or the configuration, checked.
 pub fn parse_project_ref(r: &str) -> Result<ProjectRef, ToolError> {
     r.parse().map_err(|_| {

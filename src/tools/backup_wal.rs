@@ -24,7 +24,7 @@ use crate::config::{Instance, Mode};
 use crate::db::connstr::ConnParams;
 use crate::groups::Group;
 use crate::result::{ErrorCode, ToolError, ToolOutput};
-use crate::server::call::Call;
+use crate::server::call::{Call, ProgressForwarder};
 
 pub fn tools() -> Vec<ToolDef> {
     vec![
@@ -130,23 +130,15 @@ async fn create_base_backup(call: Call, a: BaseBackupArgs) -> Result<ToolOutput,
     };
     let conn = replication_params(&call)?;
     let started = std::time::Instant::now();
-    let progress_call = call.clone();
-    let (tx, mut rx) = tokio::sync::watch::channel(0u64);
-    let reporter = tokio::spawn(async move {
-        while rx.changed().await.is_ok() {
-            let n = *rx.borrow();
-            progress_call
-                .progress(n, None, format!("{} MiB copied", n / (1024 * 1024)))
-                .await;
-        }
+    let progress = ProgressForwarder::start(&call, 0u64, |n| {
+        (n, None, format!("{} MiB copied", n / (1024 * 1024)))
     });
     let result =
         basebackup::create_base_backup(&cfg, &call.instance.name, &conn, &req, &call.cancel, |n| {
-            let _ = tx.send(n);
+            progress.update(n)
         })
         .await;
-    drop(tx);
-    let _ = reporter.await;
+    progress.finish().await;
     let entry = result?;
     let archive = wal::archive_dir(&cfg);
     let archiving = wal::running_archivers()

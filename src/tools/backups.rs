@@ -18,7 +18,7 @@ use crate::backup::retention::{self, Policy};
 use crate::backup::service::{self, BackupRequest, RestoreRequest};
 use crate::groups::Group;
 use crate::result::{ToolError, ToolOutput};
-use crate::server::call::{Call, parse_project_ref};
+use crate::server::call::{Call, ProgressForwarder, parse_project_ref};
 
 pub fn tools() -> Vec<ToolDef> {
     vec![
@@ -173,23 +173,14 @@ async fn backup_database(call: Call, a: BackupArgs) -> Result<ToolOutput, ToolEr
         include_roles: a.include_roles,
     };
     let started = std::time::Instant::now();
-    let progress_call = call.clone();
-    let (tx, mut rx) = tokio::sync::watch::channel(0u64);
-    let reporter = tokio::spawn(async move {
-        while rx.changed().await.is_ok() {
-            let n = *rx.borrow();
-            progress_call
-                .progress(n, None, format!("{} MiB dumped", n / (1024 * 1024)))
-                .await;
-        }
+    let progress = ProgressForwarder::start(&call, 0u64, |n| {
+        (n, None, format!("{} MiB dumped", n / (1024 * 1024)))
     });
     let result = service::create_backup(&call.state, &call.instance, &req, &call.cancel, |n| {
-        // Notify only on change: MCP progress must grow with each notification.
-        tx.send_if_modified(|cur| std::mem::replace(cur, n) != n);
+        progress.update(n)
     })
     .await;
-    drop(tx);
-    let _ = reporter.await;
+    progress.finish().await;
     let entry = result?;
     let offsite = service::copy_offsite(cfg, &entry).await;
     let mut out = ToolOutput::trusted(json!({
@@ -479,40 +470,31 @@ async fn restore_backup(call: Call, a: RestoreArgs) -> Result<ToolOutput, ToolEr
         schemas: a.schemas,
         restore_roles: a.restore_roles,
     };
-    let progress_call = call.clone();
-    let (tx, mut rx) = tokio::sync::watch::channel(service::RestoreProgress::default());
-    let reporter = tokio::spawn(async move {
-        while rx.changed().await.is_ok() {
-            let p = *rx.borrow();
-            let mut message = format!(
-                "{} of {} MiB of the archive read",
-                p.bytes / (1024 * 1024),
-                p.total_bytes / (1024 * 1024)
-            );
-            if p.tables_total > 0 {
-                message.push_str(&format!(
-                    ", data of {} of {} tables restored",
-                    p.tables_done.min(p.tables_total),
-                    p.tables_total
-                ));
-            }
-            // Bytes then tables: one number that grows whenever either does.
-            progress_call
-                .progress(
-                    p.bytes + p.tables_done,
-                    Some(p.total_bytes.max(p.bytes) + p.tables_total.max(p.tables_done)),
-                    message,
-                )
-                .await;
+    let progress = ProgressForwarder::start(&call, service::RestoreProgress::default(), |p| {
+        let mut message = format!(
+            "{} of {} MiB of the archive read",
+            p.bytes / (1024 * 1024),
+            p.total_bytes / (1024 * 1024)
+        );
+        if p.tables_total > 0 {
+            message.push_str(&format!(
+                ", data of {} of {} tables restored",
+                p.tables_done.min(p.tables_total),
+                p.tables_total
+            ));
         }
+        // Bytes then tables: one number that grows whenever either does.
+        (
+            p.bytes + p.tables_done,
+            Some(p.total_bytes.max(p.bytes) + p.tables_total.max(p.tables_done)),
+            message,
+        )
     });
     let result = service::restore_backup(&call.state, &call.instance, &req, &call.cancel, |p| {
-        // Notify only on change: MCP progress must grow with each notification.
-        tx.send_if_modified(|cur| std::mem::replace(cur, p) != p);
+        progress.update(p)
     })
     .await;
-    drop(tx);
-    let _ = reporter.await;
+    progress.finish().await;
     let report = result?;
     let mut data = serde_json::to_value(&report).unwrap_or(Value::Null);
     data["row_counts_match"] = json!(report.tables_checked > 0);
