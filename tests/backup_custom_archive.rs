@@ -1,11 +1,13 @@
 //! Data offsets recorded from a real `pg_dump -Fc` written to a pipe: after
 //! patching, the archive is byte for byte what `pg_dump` writes to a file
 //! (apart from the creation time in the header), for uncompressed and
-//! compressed data and with large objects.
+//! compressed data and with large objects. The table of contents and the
+//! data blocks handed out while the archive arrives (what a staged restore
+//! runs on) agree with `pg_restore`'s own view of the archive.
 
 use std::process::{Command, Stdio};
 
-use supabase_mcp::backup::custom_archive::OffsetRecorder;
+use supabase_mcp::backup::custom_archive::{OffsetRecorder, Section, restore_sections};
 use supabase_mcp::pg::testdb::TestDb;
 
 async fn source() -> TestDb {
@@ -104,5 +106,121 @@ async fn a_cut_archive_is_not_patched() {
     let e = rec.patch(&mut spool).unwrap_err();
     assert!(e.to_string().contains("ends inside a data block"), "{e}");
     assert_eq!(spool.into_inner(), cut);
+    db.drop_database().await.unwrap();
+}
+
+/// The dump ids `pg_restore --list` prints, with `extra` arguments.
+fn listed(file: &std::path::Path, extra: &[&str]) -> Vec<i64> {
+    let out = Command::new("pg_restore")
+        .arg("--list")
+        .args(extra)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+        .map(|l| l.split(';').next().unwrap().trim().parse().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sections_and_blocks_agree_with_pg_restore() {
+    let db = source().await;
+    // Entries of every section and some without one: comments, grants,
+    // constraints, a trigger, a policy, a materialized view, a sequence.
+    db.client()
+        .await
+        .unwrap()
+        .batch_execute(
+            "COMMENT ON TABLE public.a IS 'a';
+             CREATE TABLE public.c (id int REFERENCES public.a, n serial);
+             INSERT INTO public.c (id) SELECT g FROM generate_series(1, 100) g;
+             CREATE INDEX c_id ON public.c (id);
+             COMMENT ON INDEX public.c_id IS 'by id';
+             CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS
+               $$ BEGIN RETURN NEW; END $$;
+             CREATE TRIGGER c_touch BEFORE INSERT ON public.c
+               FOR EACH ROW EXECUTE FUNCTION public.touch();
+             ALTER TABLE public.c ENABLE ROW LEVEL SECURITY;
+             CREATE POLICY c_read ON public.c FOR SELECT USING (true);
+             GRANT SELECT ON public.c TO anon;
+             CREATE MATERIALIZED VIEW public.m AS SELECT count(*) FROM public.c;",
+        )
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.dump");
+    dump(&db.url, "0", Some(&file));
+    let piped = dump(&db.url, "0", None);
+
+    let mut rec = OffsetRecorder::new();
+    let mut blocks = Vec::new();
+    for chunk in piped.chunks(4096 + 3) {
+        rec.feed(chunk);
+        blocks.extend(rec.take_completed());
+    }
+    let toc = rec.toc().expect("the table of contents is parsed").to_vec();
+    let sections = restore_sections(&toc);
+
+    // Each listed entry is in the section `pg_restore --section` puts it in.
+    let all = listed(&file, &[]);
+    assert!(all.len() > 20, "{all:?}");
+    for (name, section) in [
+        ("pre-data", Section::PreData),
+        ("data", Section::Data),
+        ("post-data", Section::PostData),
+    ] {
+        let theirs = listed(&file, &[&format!("--section={name}")]);
+        let ours: Vec<i64> = toc
+            .iter()
+            .zip(&sections)
+            .filter(|(e, s)| **s == section && all.contains(&e.dump_id))
+            .map(|(e, _)| e.dump_id)
+            .collect();
+        assert_eq!(ours, theirs, "{name}");
+        assert!(!ours.is_empty(), "{name}");
+    }
+    let descs: Vec<&str> = toc.iter().map(|e| e.desc.as_str()).collect();
+    for d in [
+        "TABLE",
+        "TABLE DATA",
+        "FK CONSTRAINT",
+        "TRIGGER",
+        "POLICY",
+        "ACL",
+        "COMMENT",
+    ] {
+        assert!(descs.contains(&d), "{d} missing in {descs:?}");
+    }
+
+    // One block per entry with data, back to back up to the end of the
+    // archive, each recorded where `pg_dump` records it in a file.
+    let with_data: Vec<i64> = toc
+        .iter()
+        .filter(|e| e.has_data)
+        .map(|e| e.dump_id)
+        .collect();
+    let mut ids: Vec<i64> = blocks.iter().map(|b| b.dump_id).collect();
+    ids.sort();
+    let mut expected = with_data.clone();
+    expected.sort();
+    assert_eq!(ids, expected);
+    for w in blocks.windows(2) {
+        assert_eq!(w[0].start + w[0].len, w[1].start, "{w:?}");
+    }
+    let last = blocks.last().unwrap();
+    assert_eq!(last.start + last.len, piped.len() as u64);
+    let mut patched = piped.clone();
+    for b in &blocks {
+        let (pos, field) = rec.offset_field(b).unwrap();
+        patched[pos as usize..pos as usize + field.len()].copy_from_slice(&field);
+    }
+    assert_eq!(
+        without_time(&patched),
+        without_time(&std::fs::read(&file).unwrap())
+    );
     db.drop_database().await.unwrap();
 }

@@ -241,7 +241,18 @@ async fn round_trips_are_identical_for_each_compression_and_encryption() {
             },
             &AtomicBool::new(false),
         );
-        r.unwrap_or_else(|e| panic!("{compression} encrypted={encrypted}: {e}"));
+        let r = r.unwrap_or_else(|e| panic!("{compression} encrypted={encrypted}: {e}"));
+        if encrypted {
+            // Parallel: the data was loaded while the archive was spooled,
+            // and the spool and its list files are gone.
+            assert!(r.loaders > 0, "{r:?}");
+            let left: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(".restore-"))
+                .collect();
+            assert!(left.is_empty(), "{left:?}");
+        }
         assert_eq!(
             fingerprint(&target.url).await,
             expected,
@@ -500,4 +511,62 @@ async fn plain_sql_backups_round_trip_through_psql() {
     )
     .unwrap();
     assert_eq!(fingerprint(&target.url).await, expected);
+}
+
+/// An archive so small that its table of contents is only complete at its
+/// end is restored in one parallel `pg_restore`, without loaders.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tiny_archive_restores_in_one_parallel_pass() {
+    let anchor = TestDb::new().await.unwrap();
+    let source = Blank::new(&anchor).await;
+    let (c, conn) = tokio_postgres::connect(&source.url, NoTls).await.unwrap();
+    tokio::spawn(conn);
+    c.batch_execute(
+        "CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t VALUES (1), (2), (3);",
+    )
+    .await
+    .unwrap();
+    let tools = pgtools::find(None, 15).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let w = dump(&tools, &source.url, "zstd:3", None, dir.path(), "tiny.dump").unwrap();
+    assert!(w.raw_bytes < 4096, "{w:?}");
+    let path = dir.path().join("tiny.dump");
+    commit(&w.temp, &path).unwrap();
+    let target = Blank::new(&anchor).await;
+    let r = restore_file(
+        &path,
+        None,
+        Format::Custom,
+        Some(&w.sha256),
+        &tools,
+        &ConnParams::parse(&target.url).unwrap(),
+        &RestoreSpec {
+            jobs: 2,
+            ..Default::default()
+        },
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert_eq!(r.loaders, 0, "{r:?}");
+    assert_eq!(r.raw_bytes, w.raw_bytes);
+    let (t, conn) = tokio_postgres::connect(&target.url, NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let n: i64 = t
+        .query_one("SELECT count(*) FROM public.t", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 3);
+    let pk: i64 = t
+        .query_one(
+            "SELECT count(*) FROM pg_constraint WHERE conname = 't_pkey'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(pk, 1);
+    drop(target);
+    drop(source);
+    anchor.drop_database().await.unwrap();
 }

@@ -649,6 +649,35 @@ async fn restore_progress_and_the_report_of_an_interrupted_restore() {
         !db_exists(&admin, &target).await,
         "the half-restored database is dropped"
     );
+
+    // The same with parallel jobs, where the data loads while the archive
+    // is still being decoded: the failing stage stops the others, the
+    // report names the table, and no temporary file is left.
+    let r = s
+        .call(
+            "restore_backup",
+            json!({"id": bad_id, "new_database": target, "jobs": 2}),
+        )
+        .await;
+    assert!(is_error(&r), "{r}");
+    let e = &r["structuredContent"]["error"];
+    let text = e.to_string();
+    assert!(text.contains("m_bad"), "{e}");
+    assert!(text.contains("was dropped"), "{e}");
+    assert!(!db_exists(&admin, &target).await);
+    let mut left = Vec::new();
+    let mut dirs = vec![dir.path().to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for f in std::fs::read_dir(&d).unwrap() {
+            let f = f.unwrap();
+            if f.file_type().unwrap().is_dir() {
+                dirs.push(f.path());
+            } else if f.file_name().to_string_lossy().starts_with(".restore-") {
+                left.push(f.path());
+            }
+        }
+    }
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -16,6 +16,12 @@
 //! file's table of contents, exactly as `pg_dump` does for a file, so the
 //! spool restores as fast as an archive `pg_dump` wrote to disk.
 //!
+//! For a restore that runs while the archive is still arriving
+//! (`staged_restore`), the recorder also hands out the table of contents
+//! as soon as it is complete ([`OffsetRecorder::toc`]) and each data block
+//! as soon as its last byte has passed ([`OffsetRecorder::take_completed`]),
+//! with the bytes that record its offset ([`OffsetRecorder::offset_field`]).
+//!
 //! Safety first: offsets are written only when the whole archive parsed
 //! consistently (a known archive version, every block belonging to a
 //! table-of-contents entry that expects data, the stream ending on a block
@@ -55,6 +61,67 @@ pub enum ArchiveError {
     Io(#[from] io::Error),
 }
 
+/// The section of the archive a table-of-contents entry belongs to, as
+/// `pg_dump` records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    /// Comments, grants and the like: they belong where the entry before
+    /// them belongs.
+    None,
+    PreData,
+    Data,
+    PostData,
+}
+
+impl Section {
+    fn from_archive(v: i64) -> Option<Self> {
+        Some(match v {
+            1 => Section::None,
+            2 => Section::PreData,
+            3 => Section::Data,
+            4 => Section::PostData,
+            _ => return None,
+        })
+    }
+}
+
+/// The section each entry of `toc` is restored in, as `pg_restore
+/// --section` decides: an entry without a section (a comment, a grant)
+/// belongs to the section of the entry before it, and the first entries to
+/// the pre-data section.
+pub fn restore_sections(toc: &[TocEntry]) -> Vec<Section> {
+    let mut current = Section::PreData;
+    toc.iter()
+        .map(|e| {
+            if e.section != Section::None {
+                current = e.section;
+            }
+            current
+        })
+        .collect()
+}
+
+/// One table-of-contents entry, in archive order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TocEntry {
+    pub dump_id: i64,
+    /// The object kind: `TABLE`, `TABLE DATA`, `INDEX`, `BLOBS`, ...
+    pub desc: String,
+    pub section: Section,
+    /// The entry has a data block in the archive.
+    pub has_data: bool,
+}
+
+/// A data block whose last byte has been seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Block {
+    pub dump_id: i64,
+    /// Position of the block's first byte (its type byte).
+    pub start: u64,
+    /// Length of the block in bytes.
+    pub len: u64,
+}
+
 /// One table-of-contents entry that has data.
 #[derive(Debug, Clone, Copy)]
 struct DataEntry {
@@ -82,8 +149,13 @@ enum Step {
 /// Parsed table of contents plus the data-section state machine.
 struct Data {
     layout: Layout,
+    toc: Vec<TocEntry>,
     entries: HashMap<i64, DataEntry>,
     found: HashMap<i64, u64>,
+    /// The dump id of the block being read.
+    current: i64,
+    /// Blocks completed since the last [`OffsetRecorder::take_completed`].
+    completed: Vec<Block>,
     step: Step,
     /// Bytes of the integer being read (sign byte first).
     int_buf: Vec<u8>,
@@ -154,6 +226,41 @@ impl OffsetRecorder {
         }
     }
 
+    /// The table of contents, once all of it has been fed; `None` before,
+    /// and for an archive that cannot be followed.
+    pub fn toc(&self) -> Option<&[TocEntry]> {
+        match &self.phase {
+            Phase::Data(d) => Some(&d.toc),
+            _ => None,
+        }
+    }
+
+    /// Why the archive cannot be followed, if it cannot.
+    pub fn failure(&self) -> Option<&ArchiveError> {
+        match &self.phase {
+            Phase::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The data blocks whose last byte was fed since the previous call.
+    pub fn take_completed(&mut self) -> Vec<Block> {
+        match &mut self.phase {
+            Phase::Data(d) => std::mem::take(&mut d.completed),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Where in the archive the offset of `block` is recorded, and the bytes
+    /// that record it (what [`OffsetRecorder::patch`] writes for it).
+    pub fn offset_field(&self, block: &Block) -> Option<(u64, Vec<u8>)> {
+        let Phase::Data(d) = &self.phase else {
+            return None;
+        };
+        let entry = d.entries.get(&block.dump_id)?;
+        Some((entry.field_pos, d.layout.offset_bytes(block.start)))
+    }
+
     /// Writes the recorded offsets into `file`, the spooled archive that
     /// received exactly the bytes fed. Leaves the file untouched and says
     /// why when the archive did not parse consistently to its end.
@@ -172,7 +279,6 @@ impl OffsetRecorder {
                 "the archive ends inside a data block".into(),
             ));
         }
-        let mut field = Vec::with_capacity(1 + d.layout.off_size);
         let mut written = 0;
         let mut found: Vec<(&i64, &u64)> = d.found.iter().collect();
         found.sort();
@@ -180,13 +286,7 @@ impl OffsetRecorder {
             let Some(entry) = d.entries.get(id) else {
                 continue;
             };
-            field.clear();
-            field.push(OFFSET_SET);
-            let mut o = *block_pos;
-            for _ in 0..d.layout.off_size {
-                field.push((o & 0xff) as u8);
-                o >>= 8;
-            }
+            let field = d.layout.offset_bytes(*block_pos);
             file.seek(SeekFrom::Start(entry.field_pos))?;
             file.write_all(&field)?;
             written += 1;
@@ -197,19 +297,42 @@ impl OffsetRecorder {
     }
 }
 
+impl Layout {
+    /// The offset field of an entry whose block starts at `pos`: the flag
+    /// "offset set", then the position least significant byte first.
+    fn offset_bytes(&self, pos: u64) -> Vec<u8> {
+        let mut field = Vec::with_capacity(1 + self.off_size);
+        field.push(OFFSET_SET);
+        let mut o = pos;
+        for _ in 0..self.off_size {
+            field.push((o & 0xff) as u8);
+            o >>= 8;
+        }
+        field
+    }
+}
+
 /// The phase after the table of contents in `buf` (header and table of
 /// contents, then the first data bytes), or `None` when `buf` does not
 /// hold all of the table of contents yet.
 fn after_toc(buf: &[u8]) -> Option<Phase> {
-    let (layout, entries, end) = match parse_toc(buf) {
+    let Parsed {
+        layout,
+        toc,
+        entries,
+        end,
+    } = match parse_toc(buf) {
         Ok(None) => return None,
         Ok(Some(toc)) => toc,
         Err(e) => return Some(Phase::Failed(e)),
     };
     let mut d = Box::new(Data {
         layout,
+        toc,
         entries,
         found: HashMap::new(),
+        current: 0,
+        completed: Vec::new(),
         step: Step::BlockType,
         int_buf: Vec::with_capacity(9),
         block_start: 0,
@@ -267,6 +390,7 @@ impl Data {
                                 "data block for dump id {id}, which the table of contents does not expect"
                             )));
                         }
+                        self.current = id;
                         if self.found.insert(id, self.block_start).is_some() {
                             return Err(ArchiveError::Malformed(format!(
                                 "two data blocks for dump id {id}"
@@ -283,7 +407,10 @@ impl Data {
                     if let Some(len) = self.int_byte(bytes[i]) {
                         self.step = match len {
                             0 if blobs => Step::BlobOid,
-                            0 => Step::BlockType,
+                            0 => {
+                                self.complete_block(start + i as u64 + 1);
+                                Step::BlockType
+                            }
                             n if n > 0 => Step::ChunkBody {
                                 left: n as u64,
                                 blobs,
@@ -299,6 +426,7 @@ impl Data {
                 Step::BlobOid => {
                     if let Some(oid) = self.int_byte(bytes[i]) {
                         self.step = if oid == 0 {
+                            self.complete_block(start + i as u64 + 1);
                             Step::BlockType
                         } else {
                             Step::ChunkLen { blobs: true }
@@ -309,6 +437,17 @@ impl Data {
             i += 1;
         }
         Ok(())
+    }
+}
+
+impl Data {
+    /// The current block ends just before `end`.
+    fn complete_block(&mut self, end: u64) {
+        self.completed.push(Block {
+            dump_id: self.current,
+            start: self.block_start,
+            len: end - self.block_start,
+        });
     }
 }
 
@@ -367,12 +506,19 @@ impl Cursor<'_> {
     }
 }
 
-/// The data entries of a table of contents, its layout and where it ends.
-type Toc = (Layout, HashMap<i64, DataEntry>, usize);
+/// A parsed header and table of contents.
+struct Parsed {
+    layout: Layout,
+    toc: Vec<TocEntry>,
+    /// The entries that have data, by dump id.
+    entries: HashMap<i64, DataEntry>,
+    /// Where the table of contents ends.
+    end: usize,
+}
 
 /// Parses the header and table of contents; `Ok(None)` when `buf` does
 /// not hold all of them yet.
-fn parse_toc(buf: &[u8]) -> Result<Option<Toc>, ArchiveError> {
+fn parse_toc(buf: &[u8]) -> Result<Option<Parsed>, ArchiveError> {
     if buf.len() < 5 {
         return Ok(None);
     }
@@ -387,7 +533,7 @@ fn parse_toc(buf: &[u8]) -> Result<Option<Toc>, ArchiveError> {
     parse_after_magic(&mut c)
 }
 
-fn parse_after_magic(c: &mut Cursor<'_>) -> Result<Option<Toc>, ArchiveError> {
+fn parse_after_magic(c: &mut Cursor<'_>) -> Result<Option<Parsed>, ArchiveError> {
     macro_rules! need {
         ($e:expr) => {
             match $e {
@@ -431,6 +577,7 @@ fn parse_after_magic(c: &mut Cursor<'_>) -> Result<Option<Toc>, ArchiveError> {
         )));
     }
     let mut entries = HashMap::new();
+    let mut toc = Vec::new();
     for _ in 0..count {
         let dump_id = need!(c.int());
         need!(c.int()); // had dumper
@@ -438,8 +585,13 @@ fn parse_after_magic(c: &mut Cursor<'_>) -> Result<Option<Toc>, ArchiveError> {
             need!(c.string()); // table oid, oid
         }
         need!(c.string()); // tag
-        need!(c.string()); // desc
-        need!(c.int()); // section
+        let desc = String::from_utf8_lossy(need!(c.string()).unwrap_or_default()).into_owned();
+        let section_value = need!(c.int());
+        let section = Section::from_archive(section_value).ok_or_else(|| {
+            ArchiveError::Malformed(format!(
+                "entry {dump_id} has section {section_value}, which is not one pg_dump writes"
+            ))
+        })?;
         for _ in 0..4 {
             need!(c.string()); // defn, drop statement, copy statement, namespace
         }
@@ -457,11 +609,23 @@ fn parse_after_magic(c: &mut Cursor<'_>) -> Result<Option<Toc>, ArchiveError> {
         let field_pos = c.at as u64;
         let flag = need!(c.byte());
         need!(c.skip(off_size));
-        if flag == OFFSET_NOT_SET || flag == OFFSET_SET {
+        let has_data = flag == OFFSET_NOT_SET || flag == OFFSET_SET;
+        if has_data {
             entries.insert(dump_id, DataEntry { field_pos });
         }
+        toc.push(TocEntry {
+            dump_id,
+            desc,
+            section,
+            has_data,
+        });
     }
-    Ok(Some((Layout { int_size, off_size }, entries, c.at)))
+    Ok(Some(Parsed {
+        layout: Layout { int_size, off_size },
+        toc,
+        entries,
+        end: c.at,
+    }))
 }
 
 #[cfg(test)]
@@ -536,8 +700,7 @@ mod tests {
     }
 
     fn field_of(a: &[u8], id: i64) -> (u8, u64) {
-        let (_, entries, _) = parse_toc(a).unwrap().unwrap();
-        let p = entries[&id].field_pos as usize;
+        let p = parse_toc(a).unwrap().unwrap().entries[&id].field_pos as usize;
         let mut o = 0u64;
         for k in 0..8 {
             o |= u64::from(a[p + 1 + k]) << (8 * k);
@@ -561,8 +724,7 @@ mod tests {
             assert_eq!(field_of(&out, 9), (OFFSET_SET, starts[0]));
             assert_eq!(field_of(&out, 7), (OFFSET_SET, starts[1]));
             // Entry 8 has no data and keeps its flag.
-            let (_, entries, _) = parse_toc(&a).unwrap().unwrap();
-            assert!(!entries.contains_key(&8));
+            assert!(!parse_toc(&a).unwrap().unwrap().entries.contains_key(&8));
         }
     }
 

@@ -38,6 +38,8 @@ use super::readahead::ReadAhead;
 use super::tail::{Tail, TailReader, TailWriter};
 use crate::db::connstr::ConnParams;
 
+mod staged;
+
 /// Bytes moved per read.
 const BUF: usize = 1 << 20;
 /// Stderr kept from a PostgreSQL program for error messages.
@@ -1099,8 +1101,12 @@ impl<W: Write> Write for Counted<'_, W> {
 pub struct Restored {
     pub raw_bytes: u64,
     pub warnings: String,
-    /// Time spent writing the temporary copy of a parallel restore.
+    /// Time spent writing the temporary copy of a parallel restore (the
+    /// restore runs alongside it, see `staged`).
     pub spool_ms: u64,
+    /// Data loaders that ran while the copy was written (0 when the
+    /// restore waited for the whole copy, or streamed without one).
+    pub loaders: usize,
 }
 
 /// Restores a stored backup into the database of `conn`.
@@ -1175,6 +1181,31 @@ pub fn restore_file(
                 path: spool.display().to_string(),
                 message: e.to_string(),
             })?;
+        if !spec.clean {
+            // Restore while the archive arrives (see `staged`).
+            let staged = staged::Staged {
+                program,
+                args: &args,
+                env: &env,
+                jobs: spec.jobs,
+                spool: &spool,
+                progress: spec.progress.as_deref(),
+                tables_done: spec.tables_done.clone().unwrap_or_default(),
+            };
+            let result = staged::run(&mut reader, f, &staged, cancel);
+            let _ = fs::remove_file(&spool);
+            let outcome = result?;
+            return finish_restore(
+                Restored {
+                    raw_bytes: outcome.spooled,
+                    warnings: outcome.warnings,
+                    spool_ms: outcome.spool_ms,
+                    loaders: outcome.loaders,
+                },
+                expected_sha256,
+                &done,
+            );
+        }
         let mut sink = RecordingSpool {
             file: io::BufWriter::with_capacity(BUF, f),
             offsets: OffsetRecorder::new(),
@@ -1232,7 +1263,25 @@ pub fn restore_file(
         let _ = fs::remove_file(s);
     }
     let (streamed, warnings) = result?;
-    let raw_bytes = streamed.max(spooled_bytes);
+    finish_restore(
+        Restored {
+            raw_bytes: streamed.max(spooled_bytes),
+            warnings,
+            spool_ms,
+            loaders: 0,
+        },
+        expected_sha256,
+        &done,
+    )
+}
+
+/// The report of a restore that ran, once the stored file's hash (known
+/// now that it was read to its end) matches the manifest's.
+fn finish_restore(
+    restored: Restored,
+    expected_sha256: Option<&str>,
+    done: &FileDigest,
+) -> Result<Restored, PipelineError> {
     let read = done.lock().ok().and_then(|d| d.clone());
     if let (Some(expected), Some((actual, _))) = (expected_sha256, read)
         && expected != actual
@@ -1242,11 +1291,7 @@ pub fn restore_file(
             actual,
         });
     }
-    Ok(Restored {
-        raw_bytes,
-        warnings,
-        spool_ms,
-    })
+    Ok(restored)
 }
 
 fn run_restore(
