@@ -312,6 +312,17 @@ pub struct Options {
     #[arg(long, env = "SUPABASE_MCP_DATA_DIR", global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// Directory of migration files (`<version>_<name>.sql`, as the Supabase
+    /// CLI keeps them). Default: `<cli-project>/supabase/migrations` with
+    /// --cli-project, else `./supabase/migrations`.
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_MIGRATIONS_DIR",
+        global = true,
+        value_name = "DIR"
+    )]
+    pub migrations_dir: Option<PathBuf>,
+
     /// Audit log path (JSON lines). Default: <data-dir>/audit.jsonl.
     #[arg(
         long,

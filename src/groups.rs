@@ -49,9 +49,8 @@ impl Group {
     ];
 
     /// Groups enabled when `--features` is not given.
-    pub const DEFAULT: [Group; 7] = [
+    pub const DEFAULT: [Group; 6] = [
         Group::Database,
-        Group::Migrations,
         Group::Development,
         Group::Debugging,
         Group::Docs,

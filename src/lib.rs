@@ -16,6 +16,7 @@ pub mod fixture;
 pub mod groups;
 pub mod logging;
 pub mod mcp_client;
+pub mod migrations;
 pub mod pg;
 pub mod ratelimit;
 pub mod result;

@@ -26,6 +26,7 @@ pub struct FileConfig {
     pub allow_destructive: Option<bool>,
     pub allow_forbidden_sql: Option<bool>,
     pub data_dir: Option<PathBuf>,
+    pub migrations_dir: Option<PathBuf>,
     pub log_level: Option<String>,
     #[serde(default)]
     pub limits: FileLimits,

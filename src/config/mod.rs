@@ -275,6 +275,8 @@ pub struct Config {
     /// Allow SQL classified as forbidden (server files, programs, superuser settings).
     pub allow_forbidden_sql: bool,
     pub data_dir: PathBuf,
+    /// Where migration files live (see `migrations::files`).
+    pub migrations_dir: PathBuf,
     pub limits: Limits,
     pub audit: AuditConfig,
     pub http: HttpConfig,
@@ -579,6 +581,13 @@ impl Config {
         }
 
         let data_dir = first(opts.data_dir.clone(), file.data_dir).unwrap_or_else(default_data_dir);
+        let migrations_dir = first(opts.migrations_dir.clone(), file.migrations_dir)
+            .or_else(|| {
+                opts.cli_project
+                    .as_ref()
+                    .map(|p| p.join("supabase").join("migrations"))
+            })
+            .unwrap_or_else(|| PathBuf::from("supabase").join("migrations"));
         let audit = AuditConfig {
             enabled: file.audit.enabled.unwrap_or(true),
             path: first(opts.audit_log.clone(), file.audit.path)
@@ -659,6 +668,7 @@ impl Config {
             allow_forbidden_sql: opts.allow_forbidden_sql
                 || file.allow_forbidden_sql.unwrap_or(false),
             data_dir,
+            migrations_dir,
             limits,
             audit,
             http,

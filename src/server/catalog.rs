@@ -152,7 +152,7 @@ fn describe(def: &ToolDef, config: &Config, scoped: bool, multi: bool) -> Tool {
         if def.may_need_confirmation() && !config.allow_destructive {
             props.insert(
                 "confirmation_token".into(),
-                json!({"type": "string", "description": "Token from a previous confirmation_required result, to perform that exact call."}),
+                json!({"type": "string", "description": "Token of a confirmation_required result for this call."}),
             );
         }
         if scoped && def.scope == Scope::Project {

@@ -51,7 +51,7 @@ pub fn tools() -> Vec<ToolDef> {
 #[serde(deny_unknown_fields)]
 pub struct NoArgs {}
 
-/// Shape of `list_instances` data.
+// Shape of `list_instances` data (no doc comment: it would land in the schema).
 #[derive(Debug, serde::Serialize, JsonSchema)]
 pub struct InstancesOut {
     pub instances: Vec<InstanceOut>,

@@ -33,7 +33,7 @@ pub fn tools() -> Vec<ToolDef> {
             .handler(list_views),
         tool("list_functions", Group::Database, Kind::Read)
             .title("List functions")
-            .description("List functions and procedures: signature, return type, language, volatility, SECURITY DEFINER, settings; `definition` adds the source. Default: user schemas, no extension members. Paginated.")
+            .description("List functions and procedures: signature, return type, language, volatility, SECURITY DEFINER, settings; `definition` adds the source. Default: user schemas. Paginated.")
             .handler(list_functions),
         tool("list_triggers", Group::Database, Kind::Read)
             .title("List triggers")
@@ -53,7 +53,7 @@ pub fn tools() -> Vec<ToolDef> {
             .handler(list_extensions),
         tool("list_roles", Group::Database, Kind::Read)
             .title("List roles")
-            .description("List roles: attributes (login, superuser, createrole, createdb, replication, bypassrls), connection limit, expiry, settings, memberships. Never password hashes. Paginated.")
+            .description("List roles: attributes (login, superuser, bypassrls...), connection limit, expiry, settings, memberships. Never password hashes. Paginated.")
             .handler(list_roles),
         tool("schema_access_matrix", Group::Database, Kind::Read)
             .title("Schema access matrix")

@@ -8,6 +8,7 @@ pub mod connection;
 pub mod database;
 pub mod development;
 pub mod introspect;
+pub mod migrations;
 pub mod monitoring;
 pub mod sql_tools;
 
@@ -106,13 +107,18 @@ pub fn schema_of<A: JsonSchema>() -> Map<String, Value> {
     }
 }
 
-/// Removes `"default": null` (implied for optional fields) and the Rust
+/// Removes `"default": null` and a boolean's `"default": false` (implied
+/// for optional fields), `null` from
+/// optional fields' types, and the Rust
 /// integer widths schemars adds as `format` (`uint32`...; not JSON Schema
 /// formats, and `minimum` already says what matters) to keep schemas small.
 fn strip_null_defaults(v: &mut Value) {
     match v {
         Value::Object(m) => {
-            if m.get("default") == Some(&Value::Null) {
+            if m.get("default") == Some(&Value::Null)
+                || (m.get("default") == Some(&Value::Bool(false))
+                    && m.get("type").and_then(Value::as_str) == Some("boolean"))
+            {
                 m.remove("default");
             }
             if m.get("format")
@@ -120,6 +126,16 @@ fn strip_null_defaults(v: &mut Value) {
                 .is_some_and(|f| f.starts_with("uint") || f.starts_with("int"))
             {
                 m.remove("format");
+            }
+            // An optional argument is left out rather than sent as null (null
+            // is still accepted): `["string", "null"]` is just `"string"`.
+            if let Some(Value::Array(types)) = m.get("type")
+                && types.len() == 2
+                && let Some(other) = types.iter().find(|t| t.as_str() != Some("null"))
+                && types.iter().any(|t| t.as_str() == Some("null"))
+            {
+                let other = other.clone();
+                m.insert("type".into(), other);
             }
             m.values_mut().for_each(strip_null_defaults);
         }
@@ -284,6 +300,7 @@ pub fn all_tools() -> Vec<ToolDef> {
     v.extend(monitoring::tools());
     v.extend(connection::tools());
     v.extend(backups::tools());
+    v.extend(migrations::tools());
     v.extend(backup_wal::tools());
     v.extend(development::tools());
     v

@@ -30,15 +30,15 @@ pub fn tools() -> Vec<ToolDef> {
             .handler(database_stats),
         tool("monitor_connections", Group::Database, Kind::Read)
             .title("Monitor connections")
-            .description("Connections vs max_connections, grouped by role, application, client and state; longest idle-in-transaction session; recommendations (pooler, timeouts). Groups are paginated.")
+            .description("Connections vs max_connections, grouped by role, application, client and state; longest idle-in-transaction session; recommendations. Groups are paginated.")
             .handler(monitor_connections),
         tool("health_check", Group::Database, Kind::Read)
             .title("Health check")
-            .description("Reachability and latency, version, uptime, recovery, replication slots and lag, blocked locks, transactions older than 5 min, wraparound risk; overall ok/warning/critical with reasons.")
+            .description("Reachability and latency, version, uptime, recovery, replication slots and lag, blocked locks, old transactions, wraparound risk; overall ok/warning/critical with reasons.")
             .handler(health_check),
         tool("index_advice", Group::Database, Kind::Read)
             .title("Index advice")
-            .description("Unused and duplicate indexes, foreign keys without a covering index (with CREATE INDEX), heavily seq-scanned large tables, top queries from pg_stat_statements. Advice only, nothing is run.")
+            .description("Unused and duplicate indexes, foreign keys without a covering index (with CREATE INDEX), heavily seq-scanned large tables, top queries from pg_stat_statements. Nothing is run.")
             .handler(index_advice),
     ]
 }

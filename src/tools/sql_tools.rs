@@ -24,7 +24,7 @@ pub fn tools() -> Vec<ToolDef> {
             .handler(validate_sql),
         tool("explain_query", Group::Database, Kind::Read)
             .title("Explain a query")
-            .description("Show a statement's plan (EXPLAIN FORMAT JSON) with a summary: cost, rows, costliest nodes, sequential scans of big tables. `analyze` runs it in a transaction that is rolled back; for writes it needs confirmation.")
+            .description("Show a statement's plan (JSON) with a summary: cost, rows, costliest nodes, sequential scans of big tables. `analyze` runs it in a transaction that is rolled back; for writes it needs confirmation.")
             .assess(assess_explain)
             .handler(explain_query),
     ]

@@ -1,0 +1,830 @@
+//! Migration tools over [`crate::migrations`]: `list_migrations` and
+//! `apply_migration` (group `database`, named and shaped as the official
+//! server's, plus local files), and `apply_pending_migrations`,
+//! `create_migration`, `dry_run_migration`, `rollback_migration`,
+//! `validate_migrations` and `repair_migration_history` (group
+//! `migrations`).
+//!
+//! Local files live in the configured migrations directory; the applied
+//! history is the Supabase CLI's `supabase_migrations.schema_migrations`.
+//! Runs need a direct (session) connection: the migration lock is a
+//! session-level advisory lock, and the connection is taken out of the
+//! pool for the run, so a cancelled run closes it and releases the lock.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::{Kind, ToolDef, tool};
+use crate::groups::Group;
+use crate::migrations::apply::{self, ApplyError, ApplyOptions, Migration, TxMode};
+use crate::migrations::files::{self, DownStyle, FilesError, MigrationFile};
+use crate::migrations::history::{self, Applied, HistoryError};
+use crate::result::{ErrorCode, ToolError, ToolOutput};
+use crate::server::call::Call;
+
+/// How long a run waits for another run's migration lock.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+pub fn tools() -> Vec<ToolDef> {
+    vec![
+        tool("list_migrations", Group::Database, Kind::Read)
+            .title("List migrations")
+            .description("Applied migrations and local files side by side: applied, pending, missing_locally or modified.")
+            .read_only_capable()
+            .handler(list_migrations),
+        tool("apply_migration", Group::Database, Kind::Write)
+            .title("Apply a migration")
+            .description("Apply SQL as a migration, recorded in supabase_migrations.schema_migrations in the same transaction.")
+            .long_running()
+            .assess(assess_apply)
+            .handler(apply_migration),
+        tool("apply_pending_migrations", Group::Migrations, Kind::Write)
+            .title("Apply pending migration files")
+            .description("Apply the local migration files not yet in the history, in version order (up to `to_version`). Each runs in a transaction with its history row (`mode: batch`: all in one), under a lock so two runs never interleave. Needs confirmation.")
+            .long_running()
+            .assess(|_| Some("applies every pending migration file, which may change or drop schema and data".into()))
+            .handler(apply_pending_migrations),
+        tool("create_migration", Group::Migrations, Kind::Write)
+            .title("Create a migration file")
+            .description("Write supabase/migrations/<version>_<name>.sql (version: now as YYYYMMDDHHMMSS unless given) with optional SQL and a down migration (a trailing comment block the Supabase CLI ignores, or a companion file in down/).")
+            .handler(create_migration),
+        tool("dry_run_migration", Group::Migrations, Kind::Write)
+            .title("Try a migration")
+            .description("Run SQL (or a pending local file) in a transaction that is always rolled back: the schema objects it would add, change or remove, statements that take heavy locks, and any error with line and column. Nothing is kept.")
+            .handler(dry_run_migration),
+        tool("rollback_migration", Group::Migrations, Kind::Destructive)
+            .title("Roll back migrations")
+            .description("Revert the last `last` applied migrations (default 1), or every one after `to_version`, newest first, by running their down migrations; each runs in a transaction with the removal of its history row. Needs confirmation.")
+            .handler(rollback_migration),
+        tool("validate_migrations", Group::Migrations, Kind::Read)
+            .title("Validate migrations")
+            .description("Check the local files against the history: syntax of pending files (line and column), duplicate versions, pending files older than the newest applied one, missing dependencies, applied files modified since, applied versions missing locally.")
+            .read_only_capable()
+            .handler(validate_migrations),
+        tool("repair_migration_history", Group::Migrations, Kind::Destructive)
+            .title("Repair the migration history")
+            .description("Mark versions applied (recording the local file's statements) or reverted (removing their rows) without running anything, as `supabase migration repair` does. Needs confirmation.")
+            .handler(repair_migration_history),
+    ]
+}
+
+fn files_error(e: FilesError) -> ToolError {
+    let code = match &e {
+        FilesError::DirMissing { .. } => ErrorCode::NotFound,
+        _ => ErrorCode::InvalidArguments,
+    };
+    ToolError::new(code, e.to_string())
+}
+
+fn history_error(e: HistoryError) -> ToolError {
+    match e {
+        HistoryError::Locked { .. } => ToolError::new(ErrorCode::QueryFailed, e.to_string())
+            .suggestion("Wait for the other run to finish and try again; if it is stuck, end that backend with pg_terminate_backend(pid)."),
+        HistoryError::Db { .. } => ToolError::new(ErrorCode::QueryFailed, e.to_string()),
+    }
+}
+
+fn apply_error(e: ApplyError) -> ToolError {
+    match e {
+        ApplyError::Syntax {
+            ref suggestion, ..
+        } => {
+            let s = suggestion.clone();
+            let t = ToolError::invalid(e.to_string()).reason("nothing was run");
+            match s {
+                Some(s) => t.suggestion(s),
+                None => t.suggestion("Fix the SQL at that position and run again."),
+            }
+        }
+        ApplyError::Dependency { .. } => ToolError::invalid(e.to_string())
+            .reason("nothing was run")
+            .suggestion("Apply the migration it needs first, or include it in the same run."),
+        ApplyError::AlreadyApplied(_) => ToolError::invalid(e.to_string())
+            .suggestion("Use another version (or none, for a new timestamp); list_migrations shows the history."),
+        ApplyError::TxControl { .. } => ToolError::invalid(e.to_string())
+            .reason("nothing was run")
+            .suggestion("Remove the BEGIN/COMMIT/ROLLBACK statements: each migration runs in its own transaction."),
+        ApplyError::NeedsOwnRun { .. } => ToolError::invalid(e.to_string())
+            .reason("nothing was run")
+            .suggestion("Use mode `each`, or apply that migration on its own."),
+        ApplyError::Failed(f) => {
+            let mut reason = match &f.position {
+                Some(p) => format!(
+                    "statement {} at line {}, column {}: {}",
+                    f.statement, p.line, p.column, f.text
+                ),
+                None => format!("statement {}: {}", f.statement, f.text),
+            };
+            match f.ran_statements {
+                Some(n) => reason.push_str(&format!(
+                    "; this migration ran outside a transaction, so its first {n} statement(s) stay applied and it is not recorded"
+                )),
+                None => reason.push_str("; its changes were rolled back and it is not recorded"),
+            }
+            if !f.applied.is_empty() {
+                reason.push_str(&format!(
+                    "; applied before it in this run and kept: {}",
+                    f.applied.join(", ")
+                ));
+            }
+            ToolError::new(
+                ErrorCode::QueryFailed,
+                format!(
+                    "migration {} ({}) failed: {}",
+                    f.version, f.name, f.message
+                ),
+            )
+            .reason(reason)
+            .suggestion("Fix the statement and apply again; dry_run_migration tries it without keeping anything.")
+        }
+        ApplyError::History(h) => history_error(h),
+        ApplyError::Db { .. } | ApplyError::Fingerprint(_) => {
+            ToolError::new(ErrorCode::QueryFailed, e.to_string())
+        }
+    }
+}
+
+/// A connection of its own for a migration run (see the module docs).
+async fn session(call: &Call) -> Result<deadpool_postgres::ClientWrapper, ToolError> {
+    if call.instance.db_url.is_none() && call.instance.pooler_url.is_none() {
+        return Err(ToolError::new(
+            ErrorCode::NotConfigured,
+            format!(
+                "instance `{}` has no database URL: migrations run on a direct connection",
+                call.instance.name
+            ),
+        )
+        .suggestion("Start the server with --db-url (the direct connection string, port 5432)."));
+    }
+    if call.state.pools.is_pooled(&call.instance) {
+        return Err(ToolError::new(
+            ErrorCode::NotConfigured,
+            "migrations need a session connection, and this instance's connection goes through a transaction pooler",
+        )
+        .reason("the migration lock and statements that run outside a transaction do not survive a transaction-mode pooler")
+        .suggestion("Give the direct database URL (port 5432, not the pooler's 6543) with --db-url."));
+    }
+    Ok(deadpool_postgres::Object::take(call.db().await?))
+}
+
+/// The SQL safety rails of `execute_sql`, for migration SQL: forbidden
+/// statements (server files, programs, privilege escalation) are refused
+/// unless the server allows them, and COPY from the client cannot run.
+fn guard(call: &Call, sql: &str) -> Result<(), ToolError> {
+    let cls = crate::sql::classify::classify(sql);
+    if cls.error.is_some() || cls.statements.is_empty() {
+        // The migration's own parse reports syntax errors with positions.
+        return Ok(());
+    }
+    crate::sql::run::check_with(&cls, false, None, call.state.config.allow_forbidden_sql)
+}
+
+/// Applying destructive SQL needs confirmation.
+fn assess_apply(args: &Map<String, Value>) -> Option<String> {
+    let q = args.get("query").and_then(Value::as_str)?;
+    crate::sql::classify::classify(q).destructive_reason()
+}
+
+fn dir(call: &Call) -> PathBuf {
+    call.state.config.migrations_dir.clone()
+}
+
+/// The local files; a missing directory is an empty list.
+fn local(call: &Call) -> Result<(Vec<MigrationFile>, Vec<String>), ToolError> {
+    match files::scan_dir(&dir(call)) {
+        Ok(v) => Ok(v),
+        Err(FilesError::DirMissing { .. }) => Ok((Vec::new(), Vec::new())),
+        Err(e) => Err(files_error(e)),
+    }
+}
+
+fn migration_of(f: &MigrationFile) -> Migration {
+    Migration {
+        version: f.version.clone(),
+        name: f.name.clone(),
+        sql: f.up.clone(),
+        requires: f.requires.clone(),
+    }
+}
+
+/// Numeric order of digit versions.
+fn version_key(v: &str) -> (usize, &str) {
+    (v.len(), v)
+}
+
+#[derive(Debug, Serialize)]
+struct Row {
+    version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    /// applied | pending | missing_locally | modified
+    status: &'static str,
+    local_file: bool,
+    has_down: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    requires: Vec<String>,
+}
+
+/// Applied and local side by side, in version order.
+fn side_by_side(local: &[MigrationFile], applied: &[Applied]) -> Vec<Row> {
+    let mut all: BTreeMap<(usize, String), Row> = BTreeMap::new();
+    for f in local {
+        all.insert(
+            (f.version.len(), f.version.clone()),
+            Row {
+                version: f.version.clone(),
+                name: Some(f.name.clone()),
+                status: "pending",
+                local_file: true,
+                has_down: f.down.is_some(),
+                requires: f.requires.clone(),
+            },
+        );
+    }
+    for a in applied {
+        let key = (a.version.len(), a.version.clone());
+        match all.get_mut(&key) {
+            Some(row) => {
+                let file = local.iter().find(|f| f.version == a.version);
+                let modified = file.is_some_and(|f| {
+                    !a.statements.is_empty()
+                        && files::checksum_statements(&a.statements) != f.checksum
+                });
+                row.status = if modified { "modified" } else { "applied" };
+            }
+            None => {
+                all.insert(
+                    key,
+                    Row {
+                        version: a.version.clone(),
+                        name: a.name.clone(),
+                        status: "missing_locally",
+                        local_file: false,
+                        has_down: false,
+                        requires: Vec::new(),
+                    },
+                );
+            }
+        }
+    }
+    all.into_values().collect()
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListArgs {}
+
+async fn list_migrations(call: Call, _a: ListArgs) -> Result<ToolOutput, ToolError> {
+    let (local, ignored) = local(&call)?;
+    let c = session(&call).await?;
+    let applied = history::read(&c).await.map_err(history_error)?;
+    let rows = side_by_side(&local, &applied);
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &rows {
+        *counts.entry(r.status).or_default() += 1;
+    }
+    let mut out = ToolOutput::untrusted(json!({
+        "migrations_dir": dir(&call).display().to_string(),
+        "counts": counts,
+        "migrations": rows,
+    }));
+    if !ignored.is_empty() {
+        out = out.warn(format!(
+            "files in the migrations directory that are not migrations (<version>_<name>.sql) were ignored: {}",
+            ignored.join(", ")
+        ));
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyArgs {
+    /// Migration name (snake_case).
+    pub name: String,
+    /// The SQL.
+    pub query: String,
+    /// Version (digits), e.g. a local file's; default: now (YYYYMMDDHHMMSS).
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Also write the migration file.
+    #[serde(default)]
+    pub save_file: bool,
+}
+
+async fn apply_migration(call: Call, a: ApplyArgs) -> Result<ToolOutput, ToolError> {
+    let name = files::sanitize_name(&a.name).map_err(files_error)?;
+    let version = match &a.version {
+        Some(v) => {
+            files::check_version(v).map_err(files_error)?;
+            v.clone()
+        }
+        None => files::new_version(chrono::Utc::now()),
+    };
+    if a.query.trim().is_empty() {
+        return Err(ToolError::invalid("`query` is empty")
+            .suggestion("Pass the migration's SQL in `query`."));
+    }
+    guard(&call, &a.query)?;
+    let f = files::parse_text(&version, &name, &dir(&call), &a.query, None).map_err(files_error)?;
+    let c = session(&call).await?;
+    let steps = apply::apply(
+        &c,
+        &[migration_of(&f)],
+        &ApplyOptions {
+            mode: TxMode::Each,
+            lock_wait: LOCK_WAIT,
+        },
+    )
+    .await
+    .map_err(apply_error)?;
+    let mut out = json!({ "applied": steps });
+    if a.save_file {
+        let path = files::write_new(
+            &dir(&call),
+            &f.version,
+            &f.name,
+            &f.up,
+            None,
+            DownStyle::Block,
+        )
+        .map_err(|e| {
+            files_error(e).reason(format!(
+                "migration {} was applied and recorded, but its file was not written",
+                f.version
+            ))
+        })?;
+        out["file"] = json!(path.display().to_string());
+    }
+    Ok(ToolOutput::untrusted(out))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PendingArgs {
+    /// Stop after this version.
+    #[serde(default)]
+    pub to_version: Option<String>,
+    /// `each` (default): a transaction per migration; `batch`: one for all.
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
+async fn apply_pending_migrations(call: Call, a: PendingArgs) -> Result<ToolOutput, ToolError> {
+    let mode = match a.mode.as_deref() {
+        None | Some("each") => TxMode::Each,
+        Some("batch") => TxMode::Batch,
+        Some(other) => {
+            return Err(ToolError::invalid(format!("unknown mode `{other}`"))
+                .suggestion("Use `each` or `batch`."));
+        }
+    };
+    if let Some(t) = &a.to_version {
+        files::check_version(t).map_err(files_error)?;
+    }
+    let (local, _) = local(&call)?;
+    let c = session(&call).await?;
+    let applied: HashSet<String> = history::read(&c)
+        .await
+        .map_err(history_error)?
+        .into_iter()
+        .map(|h| h.version)
+        .collect();
+    let list: Vec<Migration> = local
+        .iter()
+        .filter(|f| !applied.contains(&f.version))
+        .filter(|f| {
+            a.to_version
+                .as_deref()
+                .is_none_or(|t| version_key(&f.version) <= version_key(t))
+        })
+        .map(migration_of)
+        .collect();
+    for m in &list {
+        guard(&call, &m.sql).map_err(|e| {
+            let r = format!("in migration {}; nothing was run", m.version);
+            e.reason(r)
+        })?;
+    }
+    if list.is_empty() {
+        return Ok(ToolOutput::untrusted(json!({
+            "applied": [],
+            "message": "nothing pending",
+        })));
+    }
+    let steps = apply::apply(
+        &c,
+        &list,
+        &ApplyOptions {
+            mode,
+            lock_wait: LOCK_WAIT,
+        },
+    )
+    .await
+    .map_err(apply_error)?;
+    Ok(ToolOutput::untrusted(json!({ "applied": steps })))
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DownStyleArg {
+    /// A trailing `/* migrate:down ... */` block in the file (default).
+    #[default]
+    Block,
+    /// A companion file `down/<version>_<name>.sql`.
+    File,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateArgs {
+    /// Migration name (made snake_case).
+    pub name: String,
+    /// The SQL of the migration (default: empty, to fill in).
+    #[serde(default)]
+    pub sql: Option<String>,
+    /// The SQL that reverts it.
+    #[serde(default)]
+    pub down: Option<String>,
+    /// Version (digits); default now as YYYYMMDDHHMMSS.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Where the down migration goes: `block` (default) or `file`.
+    #[serde(default)]
+    pub down_style: DownStyleArg,
+}
+
+async fn create_migration(call: Call, a: CreateArgs) -> Result<ToolOutput, ToolError> {
+    let name = files::sanitize_name(&a.name).map_err(files_error)?;
+    let version = match &a.version {
+        Some(v) => {
+            files::check_version(v).map_err(files_error)?;
+            v.clone()
+        }
+        None => files::new_version(chrono::Utc::now()),
+    };
+    let up = a.sql.unwrap_or_default();
+    if !up.trim().is_empty()
+        && let Err(e) = pg_query::parse(&up, 0)
+    {
+        let d = crate::sql::syntax::diagnose(&up, &e.to_string());
+        return Err(ToolError::invalid(format!(
+            "the migration's SQL does not parse at line {}, column {}: {}",
+            d.line, d.column, d.message
+        ))
+        .suggestion(
+            d.suggestion
+                .unwrap_or_else(|| "Fix the SQL and create the migration again.".into()),
+        ));
+    }
+    let style = match a.down_style {
+        DownStyleArg::Block => DownStyle::Block,
+        DownStyleArg::File => DownStyle::File,
+    };
+    let path = files::write_new(&dir(&call), &version, &name, &up, a.down.as_deref(), style)
+        .map_err(files_error)?;
+    Ok(ToolOutput::trusted(json!({
+        "version": version,
+        "name": name,
+        "path": path.display().to_string(),
+        "has_down": a.down.is_some(),
+    })))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DryRunArgs {
+    /// SQL to try.
+    #[serde(default)]
+    pub query: Option<String>,
+    /// Or a local migration file's version.
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
+async fn dry_run_migration(call: Call, a: DryRunArgs) -> Result<ToolOutput, ToolError> {
+    let m = match (&a.query, &a.version) {
+        (Some(q), None) => Migration {
+            version: "dry_run".into(),
+            name: "dry_run".into(),
+            sql: q.clone(),
+            requires: Vec::new(),
+        },
+        (None, Some(v)) => {
+            let (local, _) = local(&call)?;
+            let f = local.iter().find(|f| &f.version == v).ok_or_else(|| {
+                ToolError::new(
+                    ErrorCode::NotFound,
+                    format!("no local migration file with version {v}"),
+                )
+                .suggestion("list_migrations shows the local files.")
+            })?;
+            migration_of(f)
+        }
+        _ => {
+            return Err(ToolError::invalid("give either `query` or `version`"));
+        }
+    };
+    guard(&call, &m.sql)?;
+    let c = session(&call).await?;
+    let report = apply::dry_run(&c, &m).await.map_err(apply_error)?;
+    Ok(ToolOutput::untrusted(
+        serde_json::to_value(report).unwrap_or(Value::Null),
+    ))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackArgs {
+    /// How many of the newest applied migrations to revert (default 1).
+    #[serde(default)]
+    pub last: Option<u32>,
+    /// Or revert every applied migration newer than this version.
+    #[serde(default)]
+    pub to_version: Option<String>,
+}
+
+async fn rollback_migration(call: Call, a: RollbackArgs) -> Result<ToolOutput, ToolError> {
+    if a.last.is_some() && a.to_version.is_some() {
+        return Err(ToolError::invalid(
+            "give either `last` or `to_version`, not both",
+        ));
+    }
+    if a.last == Some(0) {
+        return Err(ToolError::invalid("`last` must be at least 1"));
+    }
+    let (local, _) = local(&call)?;
+    let c = session(&call).await?;
+    let applied = history::read(&c).await.map_err(history_error)?;
+    let mut newest_first: Vec<&Applied> = applied.iter().collect();
+    newest_first.reverse();
+    let chosen: Vec<&Applied> = match &a.to_version {
+        Some(t) => {
+            files::check_version(t).map_err(files_error)?;
+            if !applied.iter().any(|h| &h.version == t) {
+                return Err(ToolError::new(
+                    ErrorCode::NotFound,
+                    format!("version {t} is not in the applied history"),
+                )
+                .suggestion("list_migrations shows the applied versions."));
+            }
+            newest_first
+                .into_iter()
+                .filter(|h| version_key(&h.version) > version_key(t))
+                .collect()
+        }
+        None => newest_first
+            .into_iter()
+            .take(a.last.unwrap_or(1) as usize)
+            .collect(),
+    };
+    if chosen.is_empty() {
+        return Ok(ToolOutput::untrusted(
+            json!({"reverted": [], "message": "nothing to roll back"}),
+        ));
+    }
+    let mut downs = Vec::new();
+    let mut without = Vec::new();
+    for h in &chosen {
+        match local
+            .iter()
+            .find(|f| f.version == h.version)
+            .and_then(|f| f.down.clone().map(|d| (f, d)))
+        {
+            Some((f, down)) => downs.push(Migration {
+                version: f.version.clone(),
+                name: f.name.clone(),
+                sql: down,
+                requires: Vec::new(),
+            }),
+            None => without.push(h.version.clone()),
+        }
+    }
+    if !without.is_empty() {
+        return Err(ToolError::invalid(format!(
+            "no down migration for {}",
+            without.join(", ")
+        ))
+        .reason("nothing was rolled back: a migration without a down migration cannot be reverted automatically")
+        .suggestion("Add a down migration to the file (a trailing `/* migrate:down ... */` block, or down/<version>_<name>.sql), then roll back again."));
+    }
+    for d in &downs {
+        guard(&call, &d.sql)?;
+    }
+    let steps = apply::revert(&c, &downs, LOCK_WAIT)
+        .await
+        .map_err(apply_error)?;
+    Ok(ToolOutput::untrusted(json!({ "reverted": steps })))
+}
+
+#[derive(Debug, Serialize)]
+struct Problem {
+    /// error | warning
+    severity: &'static str,
+    version: String,
+    problem: String,
+}
+
+async fn validate_migrations(call: Call, _a: ListArgs) -> Result<ToolOutput, ToolError> {
+    let mut problems = Vec::new();
+    let (local, ignored) = match files::scan_dir(&dir(&call)) {
+        Ok(v) => v,
+        Err(FilesError::DirMissing { .. }) => (Vec::new(), Vec::new()),
+        Err(e) => {
+            // Duplicates and unreadable files are problems of the set.
+            problems.push(Problem {
+                severity: "error",
+                version: String::new(),
+                problem: e.to_string(),
+            });
+            (Vec::new(), Vec::new())
+        }
+    };
+    let c = session(&call).await?;
+    let applied = history::read(&c).await.map_err(history_error)?;
+    let applied_set: HashSet<&str> = applied.iter().map(|h| h.version.as_str()).collect();
+    let newest_applied = applied
+        .iter()
+        .map(|h| h.version.as_str())
+        .max_by_key(|v| version_key(v));
+    let local_versions: HashSet<&str> = local.iter().map(|f| f.version.as_str()).collect();
+    for f in &local {
+        let pending = !applied_set.contains(f.version.as_str());
+        if pending {
+            if let Err(e) = pg_query::parse(&f.up, 0) {
+                let d = crate::sql::syntax::diagnose(&f.up, &e.to_string());
+                problems.push(Problem {
+                    severity: "error",
+                    version: f.version.clone(),
+                    problem: format!(
+                        "syntax error at line {}, column {}: {}",
+                        d.line, d.column, d.message
+                    ),
+                });
+            }
+            if let Some(n) = newest_applied
+                && version_key(&f.version) < version_key(n)
+            {
+                problems.push(Problem {
+                    severity: "warning",
+                    version: f.version.clone(),
+                    problem: format!("pending, but older than the newest applied migration {n}: it would run out of order"),
+                });
+            }
+            for r in &f.requires {
+                if !applied_set.contains(r.as_str()) && !local_versions.contains(r.as_str()) {
+                    problems.push(Problem {
+                        severity: "error",
+                        version: f.version.clone(),
+                        problem: format!("requires {r}, which is neither applied nor a local file"),
+                    });
+                } else if !applied_set.contains(r.as_str())
+                    && version_key(r) > version_key(&f.version)
+                {
+                    problems.push(Problem {
+                        severity: "error",
+                        version: f.version.clone(),
+                        problem: format!("requires {r}, which comes after it in version order"),
+                    });
+                }
+            }
+        }
+    }
+    for row in side_by_side(&local, &applied) {
+        match row.status {
+            "modified" => problems.push(Problem {
+                severity: "warning",
+                version: row.version.clone(),
+                problem: "the local file differs from the statements recorded when it was applied"
+                    .into(),
+            }),
+            "missing_locally" => problems.push(Problem {
+                severity: "warning",
+                version: row.version.clone(),
+                problem: "applied, but there is no local file for it".into(),
+            }),
+            _ => {}
+        }
+    }
+    let errors = problems.iter().filter(|p| p.severity == "error").count();
+    let mut out = ToolOutput::untrusted(json!({
+        "valid": errors == 0,
+        "errors": errors,
+        "warnings": problems.len() - errors,
+        "problems": problems,
+        "local_files": local.len(),
+        "applied": applied.len(),
+    }));
+    if !ignored.is_empty() {
+        out = out.warn(format!(
+            "ignored (not <version>_<name>.sql): {}",
+            ignored.join(", ")
+        ));
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RepairStatus {
+    /// Record the versions as applied (from their local files).
+    Applied,
+    /// Remove the versions from the history.
+    Reverted,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepairArgs {
+    /// The versions to mark.
+    pub versions: Vec<String>,
+    /// `applied` or `reverted`.
+    pub status: RepairStatus,
+}
+
+async fn repair_migration_history(call: Call, a: RepairArgs) -> Result<ToolOutput, ToolError> {
+    if a.versions.is_empty() {
+        return Err(ToolError::invalid("`versions` is empty"));
+    }
+    for v in &a.versions {
+        files::check_version(v).map_err(files_error)?;
+    }
+    let (local, _) = local(&call)?;
+    let c = session(&call).await?;
+    history::lock(&c, LOCK_WAIT).await.map_err(history_error)?;
+    let r = repair_locked(&c, &a, &local).await;
+    history::unlock(&c).await;
+    r
+}
+
+async fn repair_locked(
+    c: &tokio_postgres::Client,
+    a: &RepairArgs,
+    local: &[MigrationFile],
+) -> Result<ToolOutput, ToolError> {
+    history::ensure(c).await.map_err(history_error)?;
+    let applied: HashSet<String> = history::read(c)
+        .await
+        .map_err(history_error)?
+        .into_iter()
+        .map(|h| h.version)
+        .collect();
+    let mut changed = Vec::new();
+    let mut unchanged = Vec::new();
+    c.batch_execute("BEGIN")
+        .await
+        .map_err(|e| ToolError::new(ErrorCode::QueryFailed, crate::pg::describe_error(&e)))?;
+    let r: Result<(), ToolError> = async {
+        for v in &a.versions {
+            match a.status {
+                RepairStatus::Applied if applied.contains(v) => unchanged.push(v.clone()),
+                RepairStatus::Applied => {
+                    let (name, statements) = match local.iter().find(|f| &f.version == v) {
+                        Some(f) => (
+                            f.name.clone(),
+                            files::split_statements(&f.up).map_err(files_error)?,
+                        ),
+                        None => {
+                            return Err(ToolError::new(
+                                ErrorCode::NotFound,
+                                format!("no local migration file with version {v}"),
+                            )
+                            .reason("nothing was changed")
+                            .suggestion("Create the file first (create_migration with that version), or check the version."));
+                        }
+                    };
+                    history::record(c, v, &name, &statements)
+                        .await
+                        .map_err(history_error)?;
+                    changed.push(v.clone());
+                }
+                RepairStatus::Reverted => {
+                    if history::remove(c, v).await.map_err(history_error)? {
+                        changed.push(v.clone());
+                    } else {
+                        unchanged.push(v.clone());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = r {
+        let _ = c.batch_execute("ROLLBACK").await;
+        return Err(e);
+    }
+    c.batch_execute("COMMIT")
+        .await
+        .map_err(|e| ToolError::new(ErrorCode::QueryFailed, crate::pg::describe_error(&e)))?;
+    Ok(ToolOutput::untrusted(json!({
+        "status": match a.status { RepairStatus::Applied => "applied", RepairStatus::Reverted => "reverted" },
+        "changed": changed,
+        "unchanged": unchanged,
+    })))
+}
