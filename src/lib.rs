@@ -25,5 +25,6 @@ pub mod server;
 pub mod spill;
 pub mod sql;
 pub mod tools;
+pub mod transfer;
 pub mod transport;
 pub mod untrusted;

@@ -66,6 +66,12 @@ pub fn tools() -> Vec<ToolDef> {
             .description("Check the local files against the history: syntax of pending files (line and column), duplicate versions, pending files older than the newest applied one, missing dependencies, applied files modified since, applied versions missing locally.")
             .read_only_capable()
             .handler(validate_migrations),
+        tool("copy_table_data", Group::Migrations, Kind::Write)
+            .title("Copy table data to another database")
+            .description("Stream tables' rows into the same tables of another instance or database URL (COPY, binary where safe), referenced tables first, each in one target transaction; then row counts and checksums compared and owned sequences set. `conflict`: error (default), overwrite, skip or merge by primary key.")
+            .long_running()
+            .assess(assess_copy)
+            .handler(copy_table_data),
         tool("repair_migration_history", Group::Migrations, Kind::Destructive)
             .title("Repair the migration history")
             .description("Mark versions applied (recording the local file's statements) or reverted (removing their rows) without running anything, as `supabase migration repair` does. Needs confirmation.")
@@ -827,4 +833,152 @@ async fn repair_locked(
         "changed": changed,
         "unchanged": unchanged,
     })))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CopyArgs {
+    /// Where to copy to: a configured instance's name or a database URL.
+    pub target: String,
+    /// Tables (`table` or `schema.table`); referenced tables are copied first.
+    pub tables: Vec<String>,
+    /// Rows already in a target table: `error` (default), `overwrite`, `skip` or `merge` (by primary key).
+    #[serde(default)]
+    pub conflict: Option<String>,
+}
+
+/// Overwriting or merging changes rows in the target: confirmation.
+fn assess_copy(args: &Map<String, Value>) -> Option<String> {
+    match args.get("conflict").and_then(Value::as_str) {
+        Some("overwrite") => Some("replaces every row of the target tables".into()),
+        Some("merge") => Some("updates existing rows of the target tables".into()),
+        _ => None,
+    }
+}
+
+/// A connection to `target`: a configured instance's database, or a URL.
+async fn connect_target(
+    call: &Call,
+    target: &str,
+) -> Result<(tokio_postgres::Client, String), ToolError> {
+    let url = match call
+        .state
+        .config
+        .instances
+        .iter()
+        .find(|i| i.name == target)
+    {
+        Some(inst) => inst
+            .db_url
+            .as_ref()
+            .map(|u| u.expose().to_owned())
+            .ok_or_else(|| {
+                ToolError::new(
+                    ErrorCode::NotConfigured,
+                    format!("instance `{target}` has no database URL"),
+                )
+            })?,
+        None if target.starts_with("postgres://") || target.starts_with("postgresql://") => {
+            target.to_owned()
+        }
+        None => {
+            return Err(ToolError::invalid(format!(
+                "`{}` is neither a configured instance nor a database URL",
+                call.state.config.redactor.scrub(target)
+            ))
+            .suggestion("Give an instance name from list_instances or a postgres:// URL."));
+        }
+    };
+    let params = crate::db::connstr::ConnParams::parse(&url)
+        .map_err(|e| ToolError::invalid(format!("invalid target URL: {e}")))?;
+    let tls = crate::db::tls::connector(&params)
+        .map_err(|e| ToolError::new(ErrorCode::ConnectionFailed, e.to_string()))?;
+    let (client, conn) = params.to_pg_config().connect(tls).await.map_err(|e| {
+        ToolError::new(ErrorCode::ConnectionFailed, "cannot connect to the target")
+            .reason(crate::pg::describe_error(&e))
+    })?;
+    tokio::spawn(conn);
+    Ok((client, params.masked()))
+}
+
+/// The cluster's system identifier and the database name.
+async fn identity(c: &tokio_postgres::Client) -> Option<String> {
+    c.query_one(
+        "SELECT system_identifier::text || '/' || current_database() FROM pg_control_system()",
+        &[],
+    )
+    .await
+    .ok()
+    .map(|r| r.get(0))
+}
+
+async fn copy_table_data(call: Call, a: CopyArgs) -> Result<ToolOutput, ToolError> {
+    use crate::transfer::{self, Conflict, TableName};
+    let conflict: Conflict = a
+        .conflict
+        .as_deref()
+        .unwrap_or("error")
+        .parse()
+        .map_err(|e: transfer::TransferError| ToolError::invalid(e.to_string()))?;
+    if a.tables.is_empty() {
+        return Err(ToolError::invalid("`tables` is empty").suggestion("Name the tables to copy."));
+    }
+    let tables = a
+        .tables
+        .iter()
+        .map(|t| TableName::parse(t))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ToolError::invalid(e.to_string()))?;
+    let src = session(&call).await?;
+    let (dst, target_name) = connect_target(&call, &a.target).await?;
+    if identity(&src).await.is_some() && identity(&src).await == identity(&dst).await {
+        return Err(
+            ToolError::invalid("the target is the source database itself")
+                .suggestion("Give another instance or database URL as `target`."),
+        );
+    }
+    let ordered = transfer::dependency_order(&src, &tables)
+        .await
+        .map_err(|e| ToolError::new(ErrorCode::QueryFailed, e.to_string()))?;
+    let bytes = std::sync::atomic::AtomicU64::new(0);
+    let total = ordered.len() as u64;
+    let mut reports = Vec::new();
+    for (i, t) in ordered.iter().enumerate() {
+        call.progress(i as u64, Some(total), format!("copying {t}"))
+            .await;
+        match transfer::copy_table(&src, &dst, t, conflict, &bytes).await {
+            Ok(r) => reports.push(r),
+            Err(e) => {
+                let done: Vec<String> = reports.iter().map(|r| r.table.clone()).collect();
+                return Err(ToolError::new(ErrorCode::QueryFailed, e.to_string())
+                    .reason(if done.is_empty() {
+                        format!("nothing was copied; {t} is as it was on the target")
+                    } else {
+                        format!(
+                            "{t} is as it was on the target; copied before it: {}",
+                            done.join(", ")
+                        )
+                    })
+                    .suggestion("Fix the cause and copy the remaining tables again."));
+            }
+        }
+    }
+    call.progress(total, Some(total), "done").await;
+    let unverified: Vec<&str> = reports
+        .iter()
+        .filter(|r| !r.verified)
+        .map(|r| r.table.as_str())
+        .collect();
+    let mut out = ToolOutput::untrusted(json!({
+        "target": target_name,
+        "conflict": conflict,
+        "tables": reports,
+    }));
+    if !unverified.is_empty() {
+        out = out.warn(format!(
+            "after copying, the target differs from the source in: {} (rows written concurrently, or triggers on the target)",
+            unverified.join(", ")
+        ));
+    }
+    Ok(out)
 }

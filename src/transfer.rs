@@ -1,0 +1,536 @@
+//! Copying table data from one database to another: per table, the
+//! source's `COPY ... TO STDOUT` streamed chunk by chunk into the target's
+//! `COPY ... FROM STDIN` (binary format, or text when a column's type is
+//! an array or composite of a user-defined type, whose binary form carries
+//! type OIDs that differ between databases), never holding a table in
+//! memory; then the row count and an order-independent checksum of the
+//! copied columns compared on both sides, and the sequences the table's
+//! columns own set to the source's values.
+//!
+//! What happens to rows already in the target is explicit: `error` (the
+//! default) refuses a non-empty target table, `overwrite` empties it first
+//! (in the same transaction as the load), `skip` keeps existing rows and
+//! adds the others, `merge` updates existing rows by primary key and adds
+//! the others (both through a temporary staging table and
+//! `INSERT ... ON CONFLICT`). Each table loads in one transaction on the
+//! target: a failure leaves that table as it was.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use futures::{SinkExt, StreamExt};
+use serde::Serialize;
+use tokio_postgres::Client;
+
+/// What to do with rows already in a target table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Conflict {
+    Error,
+    Overwrite,
+    Skip,
+    Merge,
+}
+
+impl std::str::FromStr for Conflict {
+    type Err = TransferError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "error" => Conflict::Error,
+            "overwrite" => Conflict::Overwrite,
+            "skip" => Conflict::Skip,
+            "merge" => Conflict::Merge,
+            other => {
+                return Err(TransferError::Invalid(format!(
+                    "unknown conflict strategy `{other}`: use error, overwrite, skip or merge"
+                )));
+            }
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransferError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("table {table}: {message}")]
+    Table { table: String, message: String },
+    #[error("{what}: {message}")]
+    Db { what: String, message: String },
+}
+
+fn db(what: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> TransferError {
+    let what = what.into();
+    move |e| TransferError::Db {
+        what,
+        message: crate::pg::describe_error(&e),
+    }
+}
+
+/// `schema.table`, split and checked to exist on a side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableName {
+    pub schema: String,
+    pub table: String,
+}
+
+impl TableName {
+    /// `table` or `schema.table` (default schema `public`; no quoting).
+    pub fn parse(s: &str) -> Result<Self, TransferError> {
+        let (schema, table) = match s.split_once('.') {
+            Some((a, b)) => (a, b),
+            None => ("public", s),
+        };
+        if schema.is_empty() || table.is_empty() || table.contains('.') {
+            return Err(TransferError::Invalid(format!(
+                "`{s}` is not a table name: use table or schema.table"
+            )));
+        }
+        Ok(TableName {
+            schema: schema.to_owned(),
+            table: table.to_owned(),
+        })
+    }
+
+    fn quoted(&self) -> String {
+        format!("{}.{}", quote(&self.schema), quote(&self.table))
+    }
+}
+
+impl std::fmt::Display for TableName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.schema, self.table)
+    }
+}
+
+fn quote(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+/// A column to copy: its name, type as written, and whether its binary
+/// form would carry a user type's OID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Column {
+    name: String,
+    ty: String,
+    binary_unsafe: bool,
+}
+
+const COLUMNS_SQL: &str = "
+SELECT a.attname::text, format_type(a.atttypid, a.atttypmod),
+       EXISTS (
+         SELECT 1 FROM pg_type t
+         LEFT JOIN pg_type e ON e.oid = t.typelem AND t.typcategory = 'A'
+         WHERE t.oid = a.atttypid
+           AND ((t.typcategory = 'A' AND e.oid >= 16384) OR (t.typtype = 'c' AND t.oid >= 16384)
+                OR (t.typcategory = 'A' AND e.typtype = 'c')))
+FROM pg_attribute a
+WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+ORDER BY a.attnum";
+
+async fn columns(c: &Client, t: &TableName, side: &str) -> Result<Vec<Column>, TransferError> {
+    let exists: bool = c
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&t.quoted()])
+        .await
+        .map_err(db(format!("cannot look up {t} on the {side}")))?
+        .get(0);
+    if !exists {
+        return Err(TransferError::Table {
+            table: t.to_string(),
+            message: format!("does not exist on the {side}"),
+        });
+    }
+    Ok(c.query(COLUMNS_SQL, &[&t.quoted()])
+        .await
+        .map_err(db(format!("cannot read the columns of {t} on the {side}")))?
+        .iter()
+        .map(|r| Column {
+            name: r.get(0),
+            ty: r.get(1),
+            binary_unsafe: r.get(2),
+        })
+        .collect())
+}
+
+/// The columns both sides have, checked to have the same types.
+async fn common_columns(
+    src: &Client,
+    dst: &Client,
+    t: &TableName,
+) -> Result<Vec<Column>, TransferError> {
+    let s = columns(src, t, "source").await?;
+    let d = columns(dst, t, "target").await?;
+    let mut out = Vec::new();
+    for col in &s {
+        match d.iter().find(|x| x.name == col.name) {
+            Some(x) if x.ty == col.ty => out.push(Column {
+                binary_unsafe: col.binary_unsafe || x.binary_unsafe,
+                ..col.clone()
+            }),
+            Some(x) => {
+                return Err(TransferError::Table {
+                    table: t.to_string(),
+                    message: format!(
+                        "column {} is {} on the source but {} on the target",
+                        col.name, col.ty, x.ty
+                    ),
+                });
+            }
+            None => {
+                return Err(TransferError::Table {
+                    table: t.to_string(),
+                    message: format!(
+                        "column {} is missing on the target; bring the schemas in line first",
+                        col.name
+                    ),
+                });
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(TransferError::Table {
+            table: t.to_string(),
+            message: "has no columns to copy".into(),
+        });
+    }
+    Ok(out)
+}
+
+async fn primary_key(c: &Client, t: &TableName) -> Result<Vec<String>, TransferError> {
+    Ok(c.query(
+        "SELECT a.attname::text FROM pg_index i
+         JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, n) ON true
+         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+         WHERE i.indrelid = to_regclass($1) AND i.indisprimary ORDER BY k.n",
+        &[&t.quoted()],
+    )
+    .await
+    .map_err(db(format!("cannot read the primary key of {t}")))?
+    .iter()
+    .map(|r| r.get(0))
+    .collect())
+}
+
+/// Row count and an order-independent checksum of `cols`.
+async fn fingerprint(
+    c: &Client,
+    t: &TableName,
+    cols: &[Column],
+) -> Result<(i64, String), TransferError> {
+    let row = cols
+        .iter()
+        .map(|c| quote(&c.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT count(*), coalesce(sum(('x' || substr(md5(ROW({row})::text), 1, 15))::bit(60)::bigint::numeric), 0)::text FROM {}",
+        t.quoted()
+    );
+    let r = c
+        .query_one(&sql, &[])
+        .await
+        .map_err(db(format!("cannot checksum {t}")))?;
+    Ok((r.get(0), r.get(1)))
+}
+
+/// What copying one table did.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableReport {
+    pub table: String,
+    pub format: &'static str,
+    pub rows_read: i64,
+    pub bytes: u64,
+    pub target_rows_before: i64,
+    pub target_rows_after: i64,
+    /// Source and target hold the same rows (for `error` and `overwrite`);
+    /// for `skip` and `merge`, whether every source row is in the target.
+    pub verified: bool,
+    pub sequences_set: Vec<String>,
+    pub duration_ms: u64,
+}
+
+/// Tables in an order where a referenced table comes before the tables
+/// that reference it (among `tables`); cycles keep their given order.
+pub async fn dependency_order(
+    src: &Client,
+    tables: &[TableName],
+) -> Result<Vec<TableName>, TransferError> {
+    let names: Vec<String> = tables.iter().map(TableName::quoted).collect();
+    let edges = src
+        .query(
+            "SELECT c.conrelid::regclass::text, c.confrelid::regclass::text
+             FROM pg_constraint c
+             WHERE c.contype = 'f' AND c.conrelid <> c.confrelid
+               AND c.conrelid = ANY (SELECT to_regclass(x) FROM unnest($1::text[]) x)
+               AND c.confrelid = ANY (SELECT to_regclass(x) FROM unnest($1::text[]) x)",
+            &[&names],
+        )
+        .await
+        .map_err(db("cannot read foreign keys on the source"))?;
+    let mut keyed = Vec::new();
+    for t in tables {
+        let name = src
+            .query_one("SELECT to_regclass($1)::text", &[&t.quoted()])
+            .await
+            .ok()
+            .and_then(|r| r.get::<_, Option<String>>(0))
+            .unwrap_or_default();
+        keyed.push((name, t.clone()));
+    }
+    let deps: Vec<(String, String)> = edges.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let mut out: Vec<TableName> = Vec::new();
+    let mut done: Vec<String> = Vec::new();
+    let mut left = keyed;
+    while !left.is_empty() {
+        let before = left.len();
+        let mut i = 0;
+        while i < left.len() {
+            let name = &left[i].0;
+            let ready = deps
+                .iter()
+                .filter(|(from, _)| from == name)
+                .all(|(_, to)| done.contains(to) || to == name);
+            if ready {
+                let (n, t) = left.remove(i);
+                done.push(n);
+                out.push(t);
+            } else {
+                i += 1;
+            }
+        }
+        if left.len() == before {
+            // A cycle: the rest in the given order.
+            out.extend(left.drain(..).map(|(_, t)| t));
+        }
+    }
+    Ok(out)
+}
+
+/// Copies one table (see the module docs). `bytes` counts the bytes moved.
+pub async fn copy_table(
+    src: &Client,
+    dst: &Client,
+    t: &TableName,
+    conflict: Conflict,
+    bytes: &AtomicU64,
+) -> Result<TableReport, TransferError> {
+    let started = Instant::now();
+    let cols = common_columns(src, dst, t).await?;
+    let binary = !cols.iter().any(|c| c.binary_unsafe);
+    let target_rows_before: i64 = dst
+        .query_one(&format!("SELECT count(*) FROM {}", t.quoted()), &[])
+        .await
+        .map_err(db(format!("cannot count {t} on the target")))?
+        .get(0);
+    let bytes_before = bytes.load(Ordering::Relaxed);
+    if conflict == Conflict::Error && target_rows_before > 0 {
+        return Err(TransferError::Table {
+            table: t.to_string(),
+            message: format!(
+                "the target table already has {target_rows_before} rows; choose conflict overwrite, skip or merge"
+            ),
+        });
+    }
+    let pk = if matches!(conflict, Conflict::Skip | Conflict::Merge) {
+        let pk = primary_key(dst, t).await?;
+        if pk.is_empty() {
+            return Err(TransferError::Table {
+                table: t.to_string(),
+                message: format!(
+                    "has no primary key on the target, which {} needs to match rows; use overwrite",
+                    if conflict == Conflict::Skip {
+                        "skip"
+                    } else {
+                        "merge"
+                    }
+                ),
+            });
+        }
+        pk
+    } else {
+        Vec::new()
+    };
+    let list = cols
+        .iter()
+        .map(|c| quote(&c.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let format = if binary { "binary" } else { "text" };
+    dst.batch_execute("BEGIN")
+        .await
+        .map_err(db("cannot start the target transaction"))?;
+    let r = load(src, dst, t, conflict, &list, &cols, &pk, format, bytes).await;
+    let rows_read = match r {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = dst.batch_execute("ROLLBACK").await;
+            return Err(e);
+        }
+    };
+    if let Err(e) = dst.batch_execute("COMMIT").await {
+        let _ = dst.batch_execute("ROLLBACK").await;
+        return Err(db(format!("cannot commit {t} on the target"))(e));
+    }
+    let sequences_set = copy_sequences(src, dst, t).await?;
+    let (src_rows, src_sum) = fingerprint(src, t, &cols).await?;
+    let (dst_rows, dst_sum) = fingerprint(dst, t, &cols).await?;
+    let verified = match conflict {
+        Conflict::Error | Conflict::Overwrite => src_rows == dst_rows && src_sum == dst_sum,
+        Conflict::Skip | Conflict::Merge => dst_rows >= src_rows,
+    };
+    Ok(TableReport {
+        table: t.to_string(),
+        format,
+        rows_read,
+        bytes: bytes.load(Ordering::Relaxed) - bytes_before,
+        target_rows_before,
+        target_rows_after: dst_rows,
+        verified,
+        sequences_set,
+        duration_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn load(
+    src: &Client,
+    dst: &Client,
+    t: &TableName,
+    conflict: Conflict,
+    list: &str,
+    cols: &[Column],
+    pk: &[String],
+    format: &str,
+    bytes: &AtomicU64,
+) -> Result<i64, TransferError> {
+    let into = match conflict {
+        Conflict::Error | Conflict::Overwrite => {
+            if conflict == Conflict::Overwrite {
+                dst.batch_execute(&format!("DELETE FROM {}", t.quoted()))
+                    .await
+                    .map_err(db(format!("cannot empty {t} on the target")))?;
+            }
+            t.quoted()
+        }
+        Conflict::Skip | Conflict::Merge => {
+            dst.batch_execute(&format!(
+                "CREATE TEMP TABLE smcp_stage ON COMMIT DROP AS SELECT {list} FROM {} WITH NO DATA",
+                t.quoted()
+            ))
+            .await
+            .map_err(db(format!("cannot create the staging table for {t}")))?;
+            "smcp_stage".to_owned()
+        }
+    };
+    let out = src
+        .copy_out(&format!(
+            "COPY (SELECT {list} FROM {}) TO STDOUT (FORMAT {format})",
+            t.quoted()
+        ))
+        .await
+        .map_err(db(format!("cannot read {t} from the source")))?;
+    let sink = dst
+        .copy_in(&format!(
+            "COPY {into} ({list}) FROM STDIN (FORMAT {format})"
+        ))
+        .await
+        .map_err(db(format!("cannot write {t} on the target")))?;
+    futures::pin_mut!(out);
+    futures::pin_mut!(sink);
+    while let Some(chunk) = out.next().await {
+        let chunk = chunk.map_err(db(format!("reading {t} from the source failed")))?;
+        bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        sink.send(chunk)
+            .await
+            .map_err(db(format!("writing {t} on the target failed")))?;
+    }
+    let rows = sink
+        .finish()
+        .await
+        .map_err(db(format!("writing {t} on the target failed")))?;
+    if matches!(conflict, Conflict::Skip | Conflict::Merge) {
+        let keys = pk.iter().map(|k| quote(k)).collect::<Vec<_>>().join(", ");
+        let action = if conflict == Conflict::Skip {
+            "DO NOTHING".to_owned()
+        } else {
+            let sets: Vec<String> = cols
+                .iter()
+                .filter(|c| !pk.contains(&c.name))
+                .map(|c| format!("{0} = EXCLUDED.{0}", quote(&c.name)))
+                .collect();
+            if sets.is_empty() {
+                "DO NOTHING".to_owned()
+            } else {
+                format!("DO UPDATE SET {}", sets.join(", "))
+            }
+        };
+        dst.batch_execute(&format!(
+            "INSERT INTO {} ({list}) SELECT {list} FROM smcp_stage ON CONFLICT ({keys}) {action}",
+            t.quoted()
+        ))
+        .await
+        .map_err(db(format!("cannot merge the staged rows into {t}")))?;
+    }
+    Ok(rows as i64)
+}
+
+/// Sets the sequences owned by `t`'s columns on the target to the
+/// source's values.
+async fn copy_sequences(
+    src: &Client,
+    dst: &Client,
+    t: &TableName,
+) -> Result<Vec<String>, TransferError> {
+    let seqs = src
+        .query(
+            "SELECT s.oid::regclass::text FROM pg_depend d
+             JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+             WHERE d.refobjid = to_regclass($1) AND d.deptype IN ('a', 'i')",
+            &[&t.quoted()],
+        )
+        .await
+        .map_err(db(format!("cannot read the sequences of {t}")))?;
+    let mut out = Vec::new();
+    for r in seqs {
+        let name: String = r.get(0);
+        let row = src
+            .query_one(&format!("SELECT last_value, is_called FROM {name}"), &[])
+            .await
+            .map_err(db(format!("cannot read sequence {name}")))?;
+        let (last, called): (i64, bool) = (row.get(0), row.get(1));
+        dst.query_one(
+            "SELECT setval(to_regclass($1), $2, $3)",
+            &[&name, &last, &called],
+        )
+        .await
+        .map_err(db(format!("cannot set sequence {name} on the target")))?;
+        out.push(name);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_strategies_parse() {
+        assert_eq!(
+            TableName::parse("t").unwrap(),
+            TableName {
+                schema: "public".into(),
+                table: "t".into()
+            }
+        );
+        assert_eq!(TableName::parse("a.b").unwrap().quoted(), "\"a\".\"b\"");
+        assert_eq!(
+            TableName::parse("we\"ird.t").unwrap().quoted(),
+            "\"we\"\"ird\".\"t\""
+        );
+        for bad in ["", ".t", "a.", "a.b.c"] {
+            assert!(TableName::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!("merge".parse::<Conflict>().unwrap(), Conflict::Merge);
+        assert!("upsert".parse::<Conflict>().is_err());
+    }
+}
