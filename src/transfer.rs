@@ -534,3 +534,235 @@ mod tests {
         assert!("upsert".parse::<Conflict>().is_err());
     }
 }
+
+/// A problem found before a whole-database transfer starts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Incompatibility {
+    /// `error` stops the transfer; `warning` is reported.
+    pub severity: &'static str,
+    pub problem: String,
+}
+
+/// Checks that the target can take the source's `schemas`: server major
+/// versions, extensions the source uses available on the target, roles
+/// that own objects in those schemas, encoding and collation.
+pub async fn compatibility(
+    src: &Client,
+    dst: &Client,
+    schemas: &[String],
+) -> Result<Vec<Incompatibility>, TransferError> {
+    let mut out = Vec::new();
+    let q = "SELECT current_setting('server_version_num')::int / 10000,
+                    pg_encoding_to_char(d.encoding)::text, d.datcollate::text
+             FROM pg_database d WHERE d.datname = current_database()";
+    let s = src
+        .query_one(q, &[])
+        .await
+        .map_err(db("cannot read the source's settings"))?;
+    let d = dst
+        .query_one(q, &[])
+        .await
+        .map_err(db("cannot read the target's settings"))?;
+    let (smaj, dmaj): (i32, i32) = (s.get(0), d.get(0));
+    if dmaj < smaj {
+        out.push(Incompatibility {
+            severity: "error",
+            problem: format!("the target runs PostgreSQL {dmaj}, older than the source's {smaj}"),
+        });
+    }
+    let (senc, denc): (String, String) = (s.get(1), d.get(1));
+    if senc != denc {
+        out.push(Incompatibility {
+            severity: "error",
+            problem: format!("the source's encoding is {senc}, the target's {denc}"),
+        });
+    }
+    let (scoll, dcoll): (String, String) = (s.get(2), d.get(2));
+    if scoll != dcoll {
+        out.push(Incompatibility {
+            severity: "warning",
+            problem: format!(
+                "the source's collation is {scoll}, the target's {dcoll}: text sorts and unique indexes on text may differ"
+            ),
+        });
+    }
+    let exts = src
+        .query(
+            "SELECT e.extname::text, e.extversion FROM pg_extension e WHERE e.extname <> 'plpgsql' ORDER BY 1",
+            &[],
+        )
+        .await
+        .map_err(db("cannot list the source's extensions"))?;
+    for e in exts {
+        let (name, version): (String, String) = (e.get(0), e.get(1));
+        let avail = dst
+            .query(
+                "SELECT version FROM pg_available_extension_versions WHERE name = $1",
+                &[&name],
+            )
+            .await
+            .map_err(db("cannot list the target's extensions"))?;
+        if avail.is_empty() {
+            out.push(Incompatibility {
+                severity: "error",
+                problem: format!("extension {name} is not available on the target"),
+            });
+        } else if !avail.iter().any(|r| r.get::<_, String>(0) == version) {
+            out.push(Incompatibility {
+                severity: "warning",
+                problem: format!(
+                    "extension {name} {version} is not available on the target in that version"
+                ),
+            });
+        }
+    }
+    let owners = src
+        .query(
+            "SELECT DISTINCT pg_get_userbyid(c.relowner)::text FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY($1)
+             UNION SELECT DISTINCT pg_get_userbyid(p.proowner)::text FROM pg_proc p
+             JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ANY($1)
+             UNION SELECT DISTINCT pg_get_userbyid(n.nspowner)::text FROM pg_namespace n WHERE n.nspname = ANY($1)",
+            &[&schemas],
+        )
+        .await
+        .map_err(db("cannot list the owners of the source's objects"))?;
+    for o in owners {
+        let role: String = o.get(0);
+        let exists: bool = dst
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)",
+                &[&role],
+            )
+            .await
+            .map_err(db("cannot list the target's roles"))?
+            .get(0);
+        if !exists {
+            out.push(Incompatibility {
+                severity: "error",
+                problem: format!(
+                    "role {role} owns objects on the source but does not exist on the target"
+                ),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The ordinary tables (and partitions) of `schemas` on the source.
+pub async fn tables_of(src: &Client, schemas: &[String]) -> Result<Vec<TableName>, TransferError> {
+    Ok(src
+        .query(
+            "SELECT n.nspname::text, c.relname::text FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind = 'r' AND n.nspname = ANY($1) ORDER BY 1, 2",
+            &[&schemas],
+        )
+        .await
+        .map_err(db("cannot list the source's tables"))?
+        .iter()
+        .map(|r| TableName {
+            schema: r.get(0),
+            table: r.get(1),
+        })
+        .collect())
+}
+
+/// Which tables of a transfer are done, kept in a file so a later run can
+/// resume: written atomically after each table.
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// What the transfer is (source, target, schemas), so a checkpoint of
+    /// another transfer is never used.
+    pub key: String,
+    pub schema_done: bool,
+    pub tables_done: Vec<String>,
+}
+
+impl Checkpoint {
+    pub fn load(path: &std::path::Path, key: &str) -> Option<Checkpoint> {
+        let text = std::fs::read_to_string(path).ok()?;
+        let c: Checkpoint = serde_json::from_str(&text).ok()?;
+        (c.key == key).then_some(c)
+    }
+
+    pub fn save(&self, path: &std::path::Path) -> Result<(), TransferError> {
+        let err = |e: std::io::Error| {
+            TransferError::Invalid(format!(
+                "cannot write the checkpoint {}: {e}",
+                path.display()
+            ))
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let temp = path.with_extension("partial");
+        let text = serde_json::to_string_pretty(self).unwrap_or_default();
+        std::fs::write(&temp, text).map_err(err)?;
+        std::fs::rename(&temp, path).map_err(err)
+    }
+}
+
+/// Copies the schema of `schemas` with `pg_dump --schema-only | psql`
+/// (one transaction on the target, stopping at the first error), the two
+/// programs piped to each other, nothing held in memory.
+pub fn copy_schema(
+    tools: &crate::backup::pgtools::PgTools,
+    src: &crate::db::connstr::ConnParams,
+    dst: &crate::db::connstr::ConnParams,
+    schemas: &[String],
+) -> Result<(), TransferError> {
+    use std::process::{Command, Stdio};
+    let (sargs, senv) = crate::backup::pipeline::connection(src);
+    let (dargs, denv) = crate::backup::pipeline::connection(dst);
+    let mut dump = Command::new(&tools.pg_dump.path);
+    dump.args(&sargs)
+        .args(["--schema-only", "--no-password", "--format=plain"])
+        .args(schemas.iter().map(|s| format!("--schema={s}")))
+        .envs(senv)
+        .env_remove("PGSERVICE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut dump = dump
+        .spawn()
+        .map_err(|e| TransferError::Invalid(format!("cannot start pg_dump: {e}")))?;
+    let Some(out) = dump.stdout.take() else {
+        let _ = dump.kill();
+        return Err(TransferError::Invalid("pg_dump has no output".into()));
+    };
+    let restore = Command::new(&tools.psql.path)
+        .args(&dargs)
+        .args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "--single-transaction",
+            "--no-password",
+            "-f",
+            "-",
+        ])
+        .envs(denv)
+        .env_remove("PGSERVICE")
+        .stdin(Stdio::from(out))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output();
+    let dumped = dump.wait_with_output();
+    let restore = restore.map_err(|e| TransferError::Invalid(format!("cannot run psql: {e}")))?;
+    let dumped = dumped.map_err(|e| TransferError::Invalid(format!("pg_dump failed: {e}")))?;
+    if !dumped.status.success() {
+        return Err(TransferError::Invalid(format!(
+            "pg_dump --schema-only failed: {}",
+            String::from_utf8_lossy(&dumped.stderr).trim()
+        )));
+    }
+    if !restore.status.success() {
+        return Err(TransferError::Invalid(format!(
+            "creating the schema on the target failed (nothing of it was kept): {}",
+            String::from_utf8_lossy(&restore.stderr).trim()
+        )));
+    }
+    Ok(())
+}

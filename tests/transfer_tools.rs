@@ -214,3 +214,135 @@ async fn tables_stream_to_another_database_with_each_conflict_strategy() {
     assert!(r.to_string().contains("source database itself"), "{r}");
     target.drop_database().await.unwrap();
 }
+
+/// A database of its own, from template0 (no fixture), dropped at the end.
+async fn blank(admin: &str, name: &str) -> String {
+    let c = connect(admin).await;
+    c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await
+        .unwrap();
+    c.batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE template0"))
+        .await
+        .unwrap();
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_whole_database_moves_and_a_failed_run_resumes() {
+    let source = TestDb::new().await.unwrap();
+    let src_url = source.url.clone();
+    let admin = source.admin_url().to_owned();
+    let base = source.name.clone();
+    connect(&src_url)
+        .await
+        .batch_execute(&format!(
+            "CREATE SCHEMA app;
+             {}
+             CREATE VIEW app.busy AS SELECT owner, count(*) FROM app.items GROUP BY owner;
+             INSERT INTO app.owners (name) SELECT 'o' || g FROM generate_series(1, 20) g;
+             INSERT INTO app.items (owner, label) SELECT 1 + g % 20, 'i' || g FROM generate_series(1, 500) g;",
+            DDL.replace("public.", "app.")
+        ))
+        .await
+        .unwrap();
+    let mut s =
+        Server::start_with_env(Some(source), &["--features", "database,migrations"], &[]).await;
+
+    // Whole database (schema `app` given; the fixture's public schema
+    // would need the fixture's extensions everywhere).
+    let t1 = blank(&admin, &format!("{base}_t1")).await;
+    let r = ok(&s
+        .call(
+            "migrate_instance",
+            json!({"target": t1, "schemas": ["app"]}),
+        )
+        .await);
+    assert_eq!(r["schema_copied"], true, "{r}");
+    assert_eq!(r["tables"].as_array().unwrap().len(), 2, "{r}");
+    assert_eq!(r["rows"], 520);
+    for t in ["app.owners", "app.items"] {
+        assert_eq!(content(&src_url, t).await, content(&t1, t).await, "{t}");
+    }
+    let view: i64 = connect(&t1)
+        .await
+        .query_one("SELECT count(*) FROM app.busy", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(view, 20);
+    // Again onto the same target: the schema is there, so refused.
+    let r = s
+        .call(
+            "migrate_instance",
+            json!({"target": t1, "schemas": ["app"]}),
+        )
+        .await;
+    assert!(is_error(&r), "{r}");
+    assert!(r.to_string().contains("data_only"), "{r}");
+
+    // Resume: the schema exists on the target (data_only), one table fails
+    // on a constraint only the target has; after fixing it, the run resumes
+    // with that table and skips the one already copied.
+    let t3 = blank(&admin, &format!("{base}_t3")).await;
+    let dump = std::process::Command::new("pg_dump")
+        .args(["--schema-only", "--schema=app", "-d", &src_url])
+        .output()
+        .unwrap();
+    assert!(dump.status.success());
+    let mut psql = std::process::Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &t3])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    psql.stdin.take().unwrap().write_all(&dump.stdout).unwrap();
+    assert!(psql.wait().unwrap().success());
+    connect(&t3)
+        .await
+        .batch_execute("ALTER TABLE app.items ADD CONSTRAINT few CHECK (id < 100) NOT VALID")
+        .await
+        .unwrap();
+    let r = s
+        .call(
+            "migrate_instance",
+            json!({"target": t3, "schemas": ["app"], "data_only": true}),
+        )
+        .await;
+    assert!(is_error(&r), "{r}");
+    assert!(r.to_string().contains("app.items"), "{r}");
+    assert!(r.to_string().contains("1 of 2 tables"), "{r}");
+    assert_eq!(content(&t3, "app.items").await.0, 0);
+    connect(&t3)
+        .await
+        .batch_execute("ALTER TABLE app.items DROP CONSTRAINT few")
+        .await
+        .unwrap();
+    let r = ok(&s
+        .call(
+            "migrate_instance",
+            json!({"target": t3, "schemas": ["app"], "data_only": true}),
+        )
+        .await);
+    assert_eq!(r["resumed"], true, "{r}");
+    assert_eq!(r["skipped_tables"], json!(["app.owners"]), "{r}");
+    assert_eq!(r["tables"][0]["table"], "app.items");
+    for t in ["app.owners", "app.items"] {
+        assert_eq!(content(&src_url, t).await, content(&t3, t).await, "{t}");
+    }
+    // The checkpoint is gone once the transfer is complete.
+    let left: Vec<_> = std::fs::read_dir(s.data_dir.path().join("transfers"))
+        .map(|d| d.filter_map(|e| e.ok()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+
+    for name in ["t1", "t3"] {
+        connect(&admin)
+            .await
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{base}_{name}\" WITH (FORCE)"
+            ))
+            .await
+            .unwrap();
+    }
+}

@@ -72,6 +72,12 @@ pub fn tools() -> Vec<ToolDef> {
             .long_running()
             .assess(assess_copy)
             .handler(copy_table_data),
+        tool("migrate_instance", Group::Migrations, Kind::Write)
+            .title("Copy a database to another instance")
+            .description("Schema (pg_dump --schema-only into psql, one transaction) and data (as copy_table_data, referenced tables first) of the user schemas, or `schemas`, into another instance or database URL, after checking versions, extensions, roles and encoding. A checkpoint lets a failed run resume where it stopped.")
+            .long_running()
+            .assess(assess_copy)
+            .handler(migrate_instance),
         tool("repair_migration_history", Group::Migrations, Kind::Destructive)
             .title("Repair the migration history")
             .description("Mark versions applied (recording the local file's statements) or reverted (removing their rows) without running anything, as `supabase migration repair` does. Needs confirmation.")
@@ -977,6 +983,235 @@ async fn copy_table_data(call: Call, a: CopyArgs) -> Result<ToolOutput, ToolErro
     if !unverified.is_empty() {
         out = out.warn(format!(
             "after copying, the target differs from the source in: {} (rows written concurrently, or triggers on the target)",
+            unverified.join(", ")
+        ));
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateArgs {
+    /// Where to copy to: a configured instance's name or a database URL.
+    pub target: String,
+    /// Schemas to copy (default: every user schema, not the Supabase-managed ones).
+    #[serde(default)]
+    pub schemas: Vec<String>,
+    /// Copy only the data (the schema already exists on the target).
+    #[serde(default)]
+    pub data_only: bool,
+    /// Rows already in a target table: `error` (default), `overwrite`, `skip` or `merge`.
+    #[serde(default)]
+    pub conflict: Option<String>,
+    /// Start over instead of resuming from the checkpoint of an earlier run.
+    #[serde(default)]
+    pub restart: bool,
+}
+
+async fn migrate_instance(call: Call, a: MigrateArgs) -> Result<ToolOutput, ToolError> {
+    use crate::transfer::{self, Checkpoint, Conflict};
+    use sha2::Digest;
+    let conflict: Conflict = a
+        .conflict
+        .as_deref()
+        .unwrap_or("error")
+        .parse()
+        .map_err(|e: transfer::TransferError| ToolError::invalid(e.to_string()))?;
+    let q = |e: transfer::TransferError| ToolError::new(ErrorCode::QueryFailed, e.to_string());
+    let src = session(&call).await?;
+    let (dst, target_name) = connect_target(&call, &a.target).await?;
+    let (src_id, dst_id) = (identity(&src).await, identity(&dst).await);
+    if src_id.is_some() && src_id == dst_id {
+        return Err(
+            ToolError::invalid("the target is the source database itself")
+                .suggestion("Give another instance or database URL as `target`."),
+        );
+    }
+    let schemas: Vec<String> = if a.schemas.is_empty() {
+        let managed: Vec<String> = crate::backup::service::SUPABASE_MANAGED
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        src.query(
+            "SELECT nspname::text FROM pg_namespace
+             WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' AND NOT (nspname = ANY($1))
+               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass
+                               AND d.objid = pg_namespace.oid AND d.deptype = 'e')
+             ORDER BY 1",
+            &[&managed],
+        )
+        .await
+        .map_err(|e| ToolError::new(ErrorCode::QueryFailed, crate::pg::describe_error(&e)))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+    } else {
+        a.schemas.clone()
+    };
+    if schemas.is_empty() {
+        return Err(ToolError::invalid("there are no user schemas to copy")
+            .suggestion("Name them in `schemas`."));
+    }
+    let problems = transfer::compatibility(&src, &dst, &schemas)
+        .await
+        .map_err(q)?;
+    let errors: Vec<&str> = problems
+        .iter()
+        .filter(|p| p.severity == "error")
+        .map(|p| p.problem.as_str())
+        .collect();
+    if !errors.is_empty() {
+        return Err(ToolError::invalid("the target cannot take this database")
+            .reason(format!("nothing was copied: {}", errors.join("; ")))
+            .suggestion("Fix these on the target (install the extension, create the role, ...) and run again."));
+    }
+    let key = {
+        let mut h = sha2::Sha256::new();
+        h.update(format!(
+            "{src_id:?}|{dst_id:?}|{}|{}",
+            schemas.join(","),
+            a.data_only
+        ));
+        hex::encode(h.finalize())
+    };
+    let checkpoint_path = call
+        .state
+        .config
+        .data_dir
+        .join("transfers")
+        .join(format!("{}.json", &key[..16]));
+    let mut cp = if a.restart {
+        Checkpoint::default()
+    } else {
+        Checkpoint::load(&checkpoint_path, &key).unwrap_or_default()
+    };
+    let resumed = !cp.tables_done.is_empty() || cp.schema_done;
+    cp.key = key;
+    let mut schema_copied = false;
+    if !a.data_only && !cp.schema_done {
+        let existing: i64 = dst
+            .query_one(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p', 'v', 'm')",
+                &[&schemas],
+            )
+            .await
+            .map_err(|e| ToolError::new(ErrorCode::QueryFailed, crate::pg::describe_error(&e)))?
+            .get(0);
+        if existing > 0 {
+            return Err(ToolError::invalid(format!(
+                "the target already has {existing} tables or views in {}",
+                schemas.join(", ")
+            ))
+            .reason("nothing was copied: creating the schema over existing objects would fail")
+            .suggestion(
+                "Use data_only: true to copy only the data, or a target without these schemas.",
+            ));
+        }
+        call.progress(0, None, "copying the schema").await;
+        let version: String = src
+            .query_one("SHOW server_version_num", &[])
+            .await
+            .map_err(|e| ToolError::new(ErrorCode::QueryFailed, crate::pg::describe_error(&e)))?
+            .get(0);
+        let major = version.trim().parse::<u32>().unwrap_or(0) / 10000;
+        let tools =
+            crate::backup::pgtools::find(call.state.config.backup.pg_bin_dir.as_deref(), major)
+                .await
+                .map_err(|e| ToolError::new(ErrorCode::NotConfigured, e.to_string()))?;
+        let src_params = crate::db::connstr::ConnParams::parse(
+            call.instance
+                .db_url
+                .as_ref()
+                .map(|u| u.expose())
+                .unwrap_or_default(),
+        )
+        .map_err(|e| ToolError::invalid(e.to_string()))?;
+        let dst_url = match call
+            .state
+            .config
+            .instances
+            .iter()
+            .find(|i| i.name == a.target)
+        {
+            Some(inst) => inst
+                .db_url
+                .as_ref()
+                .map(|u| u.expose().to_owned())
+                .unwrap_or_default(),
+            None => a.target.clone(),
+        };
+        let dst_params = crate::db::connstr::ConnParams::parse(&dst_url)
+            .map_err(|e| ToolError::invalid(e.to_string()))?;
+        let list = schemas.clone();
+        tokio::task::spawn_blocking(move || {
+            transfer::copy_schema(&tools, &src_params, &dst_params, &list)
+        })
+        .await
+        .map_err(|e| ToolError::internal(e.to_string()))?
+        .map_err(|e| {
+            ToolError::new(
+                ErrorCode::QueryFailed,
+                call.state.config.redactor.scrub(&e.to_string()),
+            )
+        })?;
+        cp.schema_done = true;
+        cp.save(&checkpoint_path).map_err(q)?;
+        schema_copied = true;
+    }
+    let tables = transfer::tables_of(&src, &schemas).await.map_err(q)?;
+    let ordered = transfer::dependency_order(&src, &tables).await.map_err(q)?;
+    let total = ordered.len() as u64;
+    let bytes = std::sync::atomic::AtomicU64::new(0);
+    let mut reports = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, t) in ordered.iter().enumerate() {
+        let name = t.to_string();
+        if cp.tables_done.contains(&name) {
+            skipped.push(name);
+            continue;
+        }
+        call.progress(i as u64, Some(total), format!("copying {t}"))
+            .await;
+        match transfer::copy_table(&src, &dst, t, conflict, &bytes).await {
+            Ok(r) => {
+                reports.push(r);
+                cp.tables_done.push(name);
+                cp.save(&checkpoint_path).map_err(q)?;
+            }
+            Err(e) => {
+                return Err(ToolError::new(ErrorCode::QueryFailed, e.to_string())
+                    .reason(format!(
+                        "{t} is as it was on the target; {} of {total} tables are copied and recorded in the checkpoint",
+                        cp.tables_done.len()
+                    ))
+                    .suggestion("Fix the cause and run migrate_instance again with the same arguments: it resumes with this table."));
+            }
+        }
+    }
+    call.progress(total, Some(total), "done").await;
+    let _ = std::fs::remove_file(&checkpoint_path);
+    let unverified: Vec<String> = reports
+        .iter()
+        .filter(|r| !r.verified)
+        .map(|r| r.table.clone())
+        .collect();
+    let mut out = ToolOutput::untrusted(json!({
+        "target": target_name,
+        "schemas": schemas,
+        "schema_copied": schema_copied,
+        "resumed": resumed,
+        "skipped_tables": skipped,
+        "tables": reports,
+        "rows": reports.iter().map(|r| r.rows_read).sum::<i64>(),
+        "bytes": bytes.load(std::sync::atomic::Ordering::Relaxed),
+    }));
+    for p in problems.iter().filter(|p| p.severity == "warning") {
+        out = out.warn(p.problem.clone());
+    }
+    if !unverified.is_empty() {
+        out = out.warn(format!(
+            "after copying, the target differs from the source in: {}",
             unverified.join(", ")
         ));
     }
