@@ -703,66 +703,98 @@ impl Checkpoint {
     }
 }
 
-/// Copies the schema of `schemas` with `pg_dump --schema-only | psql`
-/// (one transaction on the target, stopping at the first error), the two
-/// programs piped to each other, nothing held in memory.
+/// Copies the schema of `schemas`: `pg_dump --schema-only` (custom format,
+/// into a temporary file in `work_dir`; a schema holds no data, so it is
+/// small), then `pg_restore --single-transaction` on the target, leaving out
+/// the `CREATE SCHEMA` of schemas the target already has (`public` in
+/// every new database). All or nothing on the target; the temporary files
+/// are removed on every path.
 pub fn copy_schema(
     tools: &crate::backup::pgtools::PgTools,
     src: &crate::db::connstr::ConnParams,
     dst: &crate::db::connstr::ConnParams,
     schemas: &[String],
+    existing: &[String],
+    work_dir: &std::path::Path,
 ) -> Result<(), TransferError> {
     use std::process::{Command, Stdio};
-    let (sargs, senv) = crate::backup::pipeline::connection(src);
-    let (dargs, denv) = crate::backup::pipeline::connection(dst);
-    let mut dump = Command::new(&tools.pg_dump.path);
-    dump.args(&sargs)
-        .args(["--schema-only", "--no-password", "--format=plain"])
-        .args(schemas.iter().map(|s| format!("--schema={s}")))
-        .envs(senv)
-        .env_remove("PGSERVICE")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut dump = dump
-        .spawn()
-        .map_err(|e| TransferError::Invalid(format!("cannot start pg_dump: {e}")))?;
-    let Some(out) = dump.stdout.take() else {
-        let _ = dump.kill();
-        return Err(TransferError::Invalid("pg_dump has no output".into()));
+    let fail = |what: &str, e: String| TransferError::Invalid(format!("{what}: {e}"));
+    std::fs::create_dir_all(work_dir)
+        .map_err(|e| fail("cannot create the work directory", e.to_string()))?;
+    let stem = format!(".schema-{}-{}", std::process::id(), rand::random::<u32>());
+    let dump_path = work_dir.join(format!("{stem}.dump"));
+    let list_path = work_dir.join(format!("{stem}.list"));
+    let run = || -> Result<(), TransferError> {
+        let (sargs, senv) = crate::backup::pipeline::connection(src);
+        let out = Command::new(&tools.pg_dump.path)
+            .args(&sargs)
+            .args([
+                "--schema-only",
+                "--no-password",
+                "--format=custom",
+                "--file",
+            ])
+            .arg(&dump_path)
+            .args(schemas.iter().map(|s| format!("--schema={s}")))
+            .envs(senv)
+            .env_remove("PGSERVICE")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| fail("cannot run pg_dump", e.to_string()))?;
+        if !out.status.success() {
+            return Err(fail(
+                "pg_dump --schema-only failed",
+                String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            ));
+        }
+        let listed = Command::new(&tools.pg_restore.path)
+            .arg("--list")
+            .arg(&dump_path)
+            .output()
+            .map_err(|e| fail("cannot run pg_restore --list", e.to_string()))?;
+        if !listed.status.success() {
+            return Err(fail(
+                "pg_restore --list failed",
+                String::from_utf8_lossy(&listed.stderr).trim().to_owned(),
+            ));
+        }
+        let list: String = String::from_utf8_lossy(&listed.stdout)
+            .lines()
+            .filter(|l| {
+                !existing
+                    .iter()
+                    .any(|n| l.contains(&format!(" SCHEMA - {n} ")))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&list_path, list)
+            .map_err(|e| fail("cannot write the restore list", e.to_string()))?;
+        let (dargs, denv) = crate::backup::pipeline::connection(dst);
+        let restored = Command::new(&tools.pg_restore.path)
+            .args(&dargs)
+            .args([
+                "--single-transaction",
+                "--exit-on-error",
+                "--no-password",
+                "--use-list",
+            ])
+            .arg(&list_path)
+            .arg(&dump_path)
+            .envs(denv)
+            .env_remove("PGSERVICE")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| fail("cannot run pg_restore", e.to_string()))?;
+        if !restored.status.success() {
+            return Err(fail(
+                "creating the schema on the target failed (nothing of it was kept)",
+                String::from_utf8_lossy(&restored.stderr).trim().to_owned(),
+            ));
+        }
+        Ok(())
     };
-    let restore = Command::new(&tools.psql.path)
-        .args(&dargs)
-        .args([
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "--single-transaction",
-            "--no-password",
-            "-f",
-            "-",
-        ])
-        .envs(denv)
-        .env_remove("PGSERVICE")
-        .stdin(Stdio::from(out))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output();
-    let dumped = dump.wait_with_output();
-    let restore = restore.map_err(|e| TransferError::Invalid(format!("cannot run psql: {e}")))?;
-    let dumped = dumped.map_err(|e| TransferError::Invalid(format!("pg_dump failed: {e}")))?;
-    if !dumped.status.success() {
-        return Err(TransferError::Invalid(format!(
-            "pg_dump --schema-only failed: {}",
-            String::from_utf8_lossy(&dumped.stderr).trim()
-        )));
-    }
-    if !restore.status.success() {
-        return Err(TransferError::Invalid(format!(
-            "creating the schema on the target failed (nothing of it was kept): {}",
-            String::from_utf8_lossy(&restore.stderr).trim()
-        )));
-    }
-    Ok(())
+    let r = run();
+    let _ = std::fs::remove_file(&dump_path);
+    let _ = std::fs::remove_file(&list_path);
+    r
 }

@@ -346,3 +346,82 @@ async fn a_whole_database_moves_and_a_failed_run_resumes() {
             .unwrap();
     }
 }
+
+/// The schema copy skips `CREATE SCHEMA` for schemas the target already
+/// has (`public` in every new database) and is all or nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_schema_copy_keeps_existing_schemas_and_is_all_or_nothing() {
+    use supabase_mcp::db::connstr::ConnParams;
+    let anchor = TestDb::new().await.unwrap();
+    let admin = anchor.admin_url().to_owned();
+    let src = blank(&admin, &format!("{}_s", anchor.name)).await;
+    let dst = blank(&admin, &format!("{}_d", anchor.name)).await;
+    connect(&src)
+        .await
+        .batch_execute("CREATE TABLE public.t (id int PRIMARY KEY); CREATE SCHEMA extra; CREATE TABLE extra.u (id int REFERENCES public.t);")
+        .await
+        .unwrap();
+    let tools = supabase_mcp::backup::pgtools::find(None, 15).await.unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let schemas = vec!["public".to_owned(), "extra".to_owned()];
+    supabase_mcp::transfer::copy_schema(
+        &tools,
+        &ConnParams::parse(&src).unwrap(),
+        &ConnParams::parse(&dst).unwrap(),
+        &schemas,
+        &["public".to_owned()],
+        work.path(),
+    )
+    .unwrap();
+    let n: i64 = connect(&dst)
+        .await
+        .query_one(
+            "SELECT count(*) FROM pg_class WHERE relname IN ('t', 'u') AND relkind = 'r'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 2);
+    // Again: `extra` exists now but is not declared as existing, so the
+    // restore fails, and nothing of it is kept.
+    connect(&dst)
+        .await
+        .batch_execute("DROP TABLE extra.u; DROP TABLE public.t;")
+        .await
+        .unwrap();
+    let e = supabase_mcp::transfer::copy_schema(
+        &tools,
+        &ConnParams::parse(&src).unwrap(),
+        &ConnParams::parse(&dst).unwrap(),
+        &schemas,
+        &["public".to_owned()],
+        work.path(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("nothing of it was kept"), "{e}");
+    let n: i64 = connect(&dst)
+        .await
+        .query_one(
+            "SELECT count(*) FROM pg_class WHERE relname IN ('t', 'u') AND relkind = 'r'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0, "all or nothing");
+    assert_eq!(
+        std::fs::read_dir(work.path()).unwrap().count(),
+        0,
+        "no temporary file left"
+    );
+    for d in [&src, &dst] {
+        let name = d.rsplit('/').next().unwrap();
+        connect(&admin)
+            .await
+            .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await
+            .unwrap();
+    }
+    anchor.drop_database().await.unwrap();
+}

@@ -74,7 +74,7 @@ pub fn tools() -> Vec<ToolDef> {
             .handler(copy_table_data),
         tool("migrate_instance", Group::Migrations, Kind::Write)
             .title("Copy a database to another instance")
-            .description("Schema (pg_dump --schema-only into psql, one transaction) and data (as copy_table_data, referenced tables first) of the user schemas, or `schemas`, into another instance or database URL, after checking versions, extensions, roles and encoding. A checkpoint lets a failed run resume where it stopped.")
+            .description("Schema (pg_dump --schema-only restored in one transaction) and data (as copy_table_data, referenced tables first) of the user schemas, or `schemas`, into another instance or database URL, after checking versions, extensions, roles and encoding. A checkpoint lets a failed run resume where it stopped.")
             .long_running()
             .assess(assess_copy)
             .handler(migrate_instance),
@@ -1144,8 +1144,19 @@ async fn migrate_instance(call: Call, a: MigrateArgs) -> Result<ToolOutput, Tool
         let dst_params = crate::db::connstr::ConnParams::parse(&dst_url)
             .map_err(|e| ToolError::invalid(e.to_string()))?;
         let list = schemas.clone();
+        let existing: Vec<String> = dst
+            .query(
+                "SELECT nspname::text FROM pg_namespace WHERE nspname = ANY($1)",
+                &[&schemas],
+            )
+            .await
+            .map_err(|e| ToolError::new(ErrorCode::QueryFailed, crate::pg::describe_error(&e)))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let work = call.state.config.data_dir.join("transfers");
         tokio::task::spawn_blocking(move || {
-            transfer::copy_schema(&tools, &src_params, &dst_params, &list)
+            transfer::copy_schema(&tools, &src_params, &dst_params, &list, &existing, &work)
         })
         .await
         .map_err(|e| ToolError::internal(e.to_string()))?
