@@ -4,8 +4,9 @@
 //! an array or composite of a user-defined type, whose binary form carries
 //! type OIDs that differ between databases), never holding a table in
 //! memory; then the row count and an order-independent checksum of the
-//! copied columns compared on both sides, and the sequences the table's
-//! columns own set to the source's values.
+//! rows compared on both sides (the source's stream digested as it passes,
+//! the target's table read back; see [`RowDigest`]), and the sequences the
+//! table's columns own set to the source's values.
 //!
 //! What happens to rows already in the target is explicit: `error` (the
 //! default) refuses a non-empty target table, `overwrite` empties it first
@@ -211,26 +212,137 @@ async fn primary_key(c: &Client, t: &TableName) -> Result<Vec<String>, TransferE
     .collect())
 }
 
-/// Row count and an order-independent checksum of `cols`.
-async fn fingerprint(
+/// Row count and an order-independent checksum of a `COPY ... TO STDOUT`
+/// stream, computed on the fly: a 64-bit hash of each row's bytes, summed.
+/// The source's stream is hashed as it is copied (no extra scan), the
+/// target's by reading the table back in the same format; equal figures
+/// mean the same multiset of rows.
+#[derive(Debug, Default)]
+pub struct RowDigest {
+    binary: bool,
+    /// Bytes of a row not complete yet (at most one row).
+    pending: Vec<u8>,
+    /// Binary: the file header is behind us.
+    header_done: bool,
+    pub rows: u64,
+    pub sum: u128,
+}
+
+/// The fixed start of a binary COPY stream.
+const BINARY_SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
+
+impl RowDigest {
+    pub fn new(binary: bool) -> Self {
+        RowDigest {
+            binary,
+            ..Default::default()
+        }
+    }
+
+    fn add(&mut self, row: &[u8]) {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        row.hash(&mut h);
+        self.sum = self.sum.wrapping_add(u128::from(h.finish()));
+        self.rows += 1;
+    }
+
+    /// Follows the next bytes of the stream.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        if !self.binary {
+            // Text format: one row per line (newlines in values are escaped).
+            let mut rest = bytes;
+            while let Some(n) = rest.iter().position(|b| *b == b'\n') {
+                if self.pending.is_empty() {
+                    self.add(&rest[..n]);
+                } else {
+                    self.pending.extend_from_slice(&rest[..n]);
+                    let row = std::mem::take(&mut self.pending);
+                    self.add(&row);
+                }
+                rest = &rest[n + 1..];
+            }
+            self.pending.extend_from_slice(rest);
+            return;
+        }
+        self.pending.extend_from_slice(bytes);
+        let mut at = 0;
+        let buf = std::mem::take(&mut self.pending);
+        if !self.header_done {
+            // Signature, flags (4), extension length (4) and extension.
+            if buf.len() < BINARY_SIGNATURE.len() + 8 {
+                self.pending = buf;
+                return;
+            }
+            let ext = u32::from_be_bytes([buf[15], buf[16], buf[17], buf[18]]) as usize;
+            if buf.len() < 19 + ext {
+                self.pending = buf;
+                return;
+            }
+            at = 19 + ext;
+            self.header_done = true;
+        }
+        loop {
+            let start = at;
+            if buf.len() < at + 2 {
+                break;
+            }
+            let fields = i16::from_be_bytes([buf[at], buf[at + 1]]);
+            if fields < 0 {
+                // The trailer.
+                at = buf.len();
+                break;
+            }
+            let mut p = at + 2;
+            let mut complete = true;
+            for _ in 0..fields {
+                if buf.len() < p + 4 {
+                    complete = false;
+                    break;
+                }
+                let len = i32::from_be_bytes([buf[p], buf[p + 1], buf[p + 2], buf[p + 3]]);
+                p += 4;
+                if len > 0 {
+                    let len = len as usize;
+                    if buf.len() < p + len {
+                        complete = false;
+                        break;
+                    }
+                    p += len;
+                }
+            }
+            if !complete {
+                at = start;
+                break;
+            }
+            self.add(&buf[start..p]);
+            at = p;
+        }
+        self.pending = buf[at..].to_vec();
+    }
+}
+
+/// Reads `t`'s columns back from `c` in `format` and digests the rows.
+async fn digest_table(
     c: &Client,
     t: &TableName,
-    cols: &[Column],
-) -> Result<(i64, String), TransferError> {
-    let row = cols
-        .iter()
-        .map(|c| quote(&c.name))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "SELECT count(*), coalesce(sum(('x' || substr(md5(ROW({row})::text), 1, 15))::bit(60)::bigint::numeric), 0)::text FROM {}",
-        t.quoted()
-    );
-    let r = c
-        .query_one(&sql, &[])
+    list: &str,
+    format: &str,
+) -> Result<RowDigest, TransferError> {
+    let out = c
+        .copy_out(&format!(
+            "COPY (SELECT {list} FROM {}) TO STDOUT (FORMAT {format})",
+            t.quoted()
+        ))
         .await
-        .map_err(db(format!("cannot checksum {t}")))?;
-    Ok((r.get(0), r.get(1)))
+        .map_err(db(format!("cannot read {t} back from the target")))?;
+    futures::pin_mut!(out);
+    let mut d = RowDigest::new(format == "binary");
+    while let Some(chunk) = out.next().await {
+        let chunk = chunk.map_err(db(format!("reading {t} back from the target failed")))?;
+        d.feed(&chunk);
+    }
+    Ok(d)
 }
 
 /// What copying one table did.
@@ -359,7 +471,20 @@ pub async fn copy_table(
     dst.batch_execute("BEGIN")
         .await
         .map_err(db("cannot start the target transaction"))?;
-    let r = load(src, dst, t, conflict, &list, &cols, &pk, format, bytes).await;
+    let mut source_digest = RowDigest::new(binary);
+    let r = load(
+        src,
+        dst,
+        t,
+        conflict,
+        &list,
+        &cols,
+        &pk,
+        format,
+        bytes,
+        &mut source_digest,
+    )
+    .await;
     let rows_read = match r {
         Ok(n) => n,
         Err(e) => {
@@ -372,11 +497,22 @@ pub async fn copy_table(
         return Err(db(format!("cannot commit {t} on the target"))(e));
     }
     let sequences_set = copy_sequences(src, dst, t).await?;
-    let (src_rows, src_sum) = fingerprint(src, t, &cols).await?;
-    let (dst_rows, dst_sum) = fingerprint(dst, t, &cols).await?;
-    let verified = match conflict {
-        Conflict::Error | Conflict::Overwrite => src_rows == dst_rows && src_sum == dst_sum,
-        Conflict::Skip | Conflict::Merge => dst_rows >= src_rows,
+    let (dst_rows, verified) = match conflict {
+        Conflict::Error | Conflict::Overwrite => {
+            let d = digest_table(dst, t, &list, format).await?;
+            (
+                d.rows as i64,
+                d.rows == source_digest.rows && d.sum == source_digest.sum,
+            )
+        }
+        Conflict::Skip | Conflict::Merge => {
+            let n: i64 = dst
+                .query_one(&format!("SELECT count(*) FROM {}", t.quoted()), &[])
+                .await
+                .map_err(db(format!("cannot count {t} on the target")))?
+                .get(0);
+            (n, n >= rows_read)
+        }
     };
     Ok(TableReport {
         table: t.to_string(),
@@ -402,6 +538,7 @@ async fn load(
     pk: &[String],
     format: &str,
     bytes: &AtomicU64,
+    digest: &mut RowDigest,
 ) -> Result<i64, TransferError> {
     let into = match conflict {
         Conflict::Error | Conflict::Overwrite => {
@@ -440,6 +577,7 @@ async fn load(
     while let Some(chunk) = out.next().await {
         let chunk = chunk.map_err(db(format!("reading {t} from the source failed")))?;
         bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        digest.feed(&chunk);
         sink.send(chunk)
             .await
             .map_err(db(format!("writing {t} on the target failed")))?;
@@ -512,6 +650,63 @@ async fn copy_sequences(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn binary_stream(rows: &[&[Option<&[u8]>]]) -> Vec<u8> {
+        let mut v = BINARY_SIGNATURE.to_vec();
+        v.extend(0u32.to_be_bytes());
+        v.extend(4u32.to_be_bytes());
+        v.extend(b"ext!");
+        for r in rows {
+            v.extend((r.len() as i16).to_be_bytes());
+            for f in *r {
+                match f {
+                    None => v.extend((-1i32).to_be_bytes()),
+                    Some(b) => {
+                        v.extend((b.len() as i32).to_be_bytes());
+                        v.extend(*b);
+                    }
+                }
+            }
+        }
+        v.extend((-1i16).to_be_bytes());
+        v
+    }
+
+    #[test]
+    fn row_digests_ignore_order_and_chunking_and_see_every_change() {
+        let a: &[Option<&[u8]>] = &[Some(b"1"), None, Some(b"")];
+        let b: &[Option<&[u8]>] = &[Some(b"2"), Some(b"xyz"), None];
+        let one = binary_stream(&[a, b]);
+        let two = binary_stream(&[b, a]);
+        let digest = |bytes: &[u8], piece: usize| {
+            let mut d = RowDigest::new(true);
+            for c in bytes.chunks(piece) {
+                d.feed(c);
+            }
+            (d.rows, d.sum)
+        };
+        let whole = digest(&one, one.len());
+        assert_eq!(whole.0, 2);
+        for piece in [1, 2, 3, 7, 19, 20] {
+            assert_eq!(digest(&one, piece), whole, "piece {piece}");
+            assert_eq!(digest(&two, piece), whole, "order, piece {piece}");
+        }
+        let c: &[Option<&[u8]>] = &[Some(b"2"), Some(b"xyZ"), None];
+        assert_ne!(digest(&binary_stream(&[a, c]), 5), whole);
+        assert_ne!(digest(&binary_stream(&[a]), 5), whole);
+        // Text: a row per line.
+        let t = |s: &[u8], piece: usize| {
+            let mut d = RowDigest::new(false);
+            for c in s.chunks(piece) {
+                d.feed(c);
+            }
+            (d.rows, d.sum)
+        };
+        let x = t(b"1\ta\n2\tb\\nc\n", 3);
+        assert_eq!(x.0, 2);
+        assert_eq!(x, t(b"2\tb\\nc\n1\ta\n", 1));
+        assert_ne!(x, t(b"1\ta\n2\tb\\nC\n", 4));
+    }
 
     #[test]
     fn names_and_strategies_parse() {
@@ -675,8 +870,12 @@ pub struct Checkpoint {
     /// What the transfer is (source, target, schemas), so a checkpoint of
     /// another transfer is never used.
     pub key: String,
+    /// The schema without indexes and constraints is on the target.
     pub schema_done: bool,
     pub tables_done: Vec<String>,
+    /// Indexes, constraints and triggers are on the target.
+    #[serde(default)]
+    pub post_done: bool,
 }
 
 impl Checkpoint {
@@ -707,7 +906,9 @@ impl Checkpoint {
 /// into a temporary file in `work_dir`; a schema holds no data, so it is
 /// small), then `pg_restore --single-transaction` on the target, leaving out
 /// the `CREATE SCHEMA` of schemas the target already has (`public` in
-/// every new database). All or nothing on the target; the temporary files
+/// every new database). `section` (`pre-data`, `post-data`) restores only
+/// that part: tables load fastest between the two, before their indexes and
+/// constraints exist. All or nothing on the target; the temporary files
 /// are removed on every path.
 pub fn copy_schema(
     tools: &crate::backup::pgtools::PgTools,
@@ -715,6 +916,7 @@ pub fn copy_schema(
     dst: &crate::db::connstr::ConnParams,
     schemas: &[String],
     existing: &[String],
+    section: Option<&str>,
     work_dir: &std::path::Path,
 ) -> Result<(), TransferError> {
     use std::process::{Command, Stdio};
@@ -772,12 +974,9 @@ pub fn copy_schema(
         let (dargs, denv) = crate::backup::pipeline::connection(dst);
         let restored = Command::new(&tools.pg_restore.path)
             .args(&dargs)
-            .args([
-                "--single-transaction",
-                "--exit-on-error",
-                "--no-password",
-                "--use-list",
-            ])
+            .args(["--single-transaction", "--exit-on-error", "--no-password"])
+            .args(section.map(|x| format!("--section={x}")))
+            .arg("--use-list")
             .arg(&list_path)
             .arg(&dump_path)
             .envs(denv)

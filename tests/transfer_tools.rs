@@ -183,6 +183,41 @@ async fn tables_stream_to_another_database_with_each_conflict_strategy() {
     .await);
     assert_eq!(r["tables"][0]["verified"], true, "{r}");
 
+    // A trigger on the target that changes rows as they arrive: the copy
+    // completes, but the check after it sees the difference.
+    for url in [&src_url, &dst_url] {
+        connect(url)
+            .await
+            .batch_execute("CREATE TABLE public.notes (id int PRIMARY KEY, body text)")
+            .await
+            .unwrap();
+    }
+    connect(&src_url)
+        .await
+        .batch_execute(
+            "INSERT INTO public.notes SELECT g, 'note ' || g FROM generate_series(1, 100) g",
+        )
+        .await
+        .unwrap();
+    connect(&dst_url)
+        .await
+        .batch_execute(
+            "CREATE FUNCTION public.shout() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.body := upper(NEW.body); RETURN NEW; END $$;
+             CREATE TRIGGER shout BEFORE INSERT ON public.notes FOR EACH ROW EXECUTE FUNCTION public.shout();",
+        )
+        .await
+        .unwrap();
+    let r = s
+        .call(
+            "copy_table_data",
+            json!({"target": dst_url, "tables": ["notes"]}),
+        )
+        .await;
+    let d = ok(&r);
+    assert_eq!(d["tables"][0]["verified"], false, "{r}");
+    assert_eq!(d["tables"][0]["target_rows_after"], 100, "{r}");
+    assert!(r.to_string().contains("differs from the source"), "{r}");
+
     // A table that fails on the target (a CHECK only the target has) stays
     // as it was.
     connect(&dst_url)
@@ -271,6 +306,17 @@ async fn a_whole_database_moves_and_a_failed_run_resumes() {
         .unwrap()
         .get(0);
     assert_eq!(view, 20);
+    // Keys and foreign keys come after the data, and they are there.
+    let keys: i64 = connect(&t1)
+        .await
+        .query_one(
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = 'app.items'::regclass AND contype IN ('p', 'f')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(keys, 2);
     // Again onto the same target: the schema is there, so refused.
     let r = s
         .call(
@@ -370,6 +416,7 @@ async fn the_schema_copy_keeps_existing_schemas_and_is_all_or_nothing() {
         &ConnParams::parse(&dst).unwrap(),
         &schemas,
         &["public".to_owned()],
+        None,
         work.path(),
     )
     .unwrap();
@@ -396,6 +443,7 @@ async fn the_schema_copy_keeps_existing_schemas_and_is_all_or_nothing() {
         &ConnParams::parse(&dst).unwrap(),
         &schemas,
         &["public".to_owned()],
+        None,
         work.path(),
     )
     .unwrap_err();

@@ -1088,6 +1088,7 @@ async fn migrate_instance(call: Call, a: MigrateArgs) -> Result<ToolOutput, Tool
     let resumed = !cp.tables_done.is_empty() || cp.schema_done;
     cp.key = key;
     let mut schema_copied = false;
+    let mut schema_job: Option<SchemaJob> = None;
     if !a.data_only && !cp.schema_done {
         let existing: i64 = dst
             .query_one(
@@ -1143,7 +1144,6 @@ async fn migrate_instance(call: Call, a: MigrateArgs) -> Result<ToolOutput, Tool
         };
         let dst_params = crate::db::connstr::ConnParams::parse(&dst_url)
             .map_err(|e| ToolError::invalid(e.to_string()))?;
-        let list = schemas.clone();
         let existing: Vec<String> = dst
             .query(
                 "SELECT nspname::text FROM pg_namespace WHERE nspname = ANY($1)",
@@ -1154,18 +1154,19 @@ async fn migrate_instance(call: Call, a: MigrateArgs) -> Result<ToolOutput, Tool
             .iter()
             .map(|r| r.get(0))
             .collect();
-        let work = call.state.config.data_dir.join("transfers");
-        tokio::task::spawn_blocking(move || {
-            transfer::copy_schema(&tools, &src_params, &dst_params, &list, &existing, &work)
-        })
-        .await
-        .map_err(|e| ToolError::internal(e.to_string()))?
-        .map_err(|e| {
-            ToolError::new(
-                ErrorCode::QueryFailed,
-                call.state.config.redactor.scrub(&e.to_string()),
-            )
-        })?;
+        schema_job = Some(SchemaJob {
+            tools,
+            src: src_params,
+            dst: dst_params,
+            schemas: schemas.clone(),
+            existing,
+            work: call.state.config.data_dir.join("transfers"),
+        });
+    }
+    if let Some(job) = &schema_job
+        && !cp.schema_done
+    {
+        run_schema(&call, job, "pre-data").await?;
         cp.schema_done = true;
         cp.save(&checkpoint_path).map_err(q)?;
         schema_copied = true;
@@ -1200,6 +1201,17 @@ async fn migrate_instance(call: Call, a: MigrateArgs) -> Result<ToolOutput, Tool
             }
         }
     }
+    if !a.data_only && !cp.post_done {
+        let job = match schema_job {
+            Some(job) => job,
+            None => schema_job_for(&call, &a.target, &schemas, Vec::new()).await?,
+        };
+        call.progress(total, Some(total), "creating indexes and constraints")
+            .await;
+        run_schema(&call, &job, "post-data").await?;
+        cp.post_done = true;
+        cp.save(&checkpoint_path).map_err(q)?;
+    }
     call.progress(total, Some(total), "done").await;
     let _ = std::fs::remove_file(&checkpoint_path);
     let unverified: Vec<String> = reports
@@ -1227,4 +1239,90 @@ async fn migrate_instance(call: Call, a: MigrateArgs) -> Result<ToolOutput, Tool
         ));
     }
     Ok(out)
+}
+
+/// What a schema copy needs (see `transfer::copy_schema`).
+struct SchemaJob {
+    tools: crate::backup::pgtools::PgTools,
+    src: crate::db::connstr::ConnParams,
+    dst: crate::db::connstr::ConnParams,
+    schemas: Vec<String>,
+    existing: Vec<String>,
+    work: PathBuf,
+}
+
+/// The programs and connections of a schema copy to `target`.
+async fn schema_job_for(
+    call: &Call,
+    target: &str,
+    schemas: &[String],
+    existing: Vec<String>,
+) -> Result<SchemaJob, ToolError> {
+    let src = session(call).await?;
+    let version: String = src
+        .query_one("SHOW server_version_num", &[])
+        .await
+        .map_err(|e| ToolError::new(ErrorCode::QueryFailed, crate::pg::describe_error(&e)))?
+        .get(0);
+    let major = version.trim().parse::<u32>().unwrap_or(0) / 10000;
+    let tools = crate::backup::pgtools::find(call.state.config.backup.pg_bin_dir.as_deref(), major)
+        .await
+        .map_err(|e| ToolError::new(ErrorCode::NotConfigured, e.to_string()))?;
+    let src_params = crate::db::connstr::ConnParams::parse(
+        call.instance
+            .db_url
+            .as_ref()
+            .map(|u| u.expose())
+            .unwrap_or_default(),
+    )
+    .map_err(|e| ToolError::invalid(e.to_string()))?;
+    let dst_url = match call
+        .state
+        .config
+        .instances
+        .iter()
+        .find(|i| i.name == target)
+    {
+        Some(inst) => inst
+            .db_url
+            .as_ref()
+            .map(|u| u.expose().to_owned())
+            .unwrap_or_default(),
+        None => target.to_owned(),
+    };
+    let dst_params = crate::db::connstr::ConnParams::parse(&dst_url)
+        .map_err(|e| ToolError::invalid(e.to_string()))?;
+    Ok(SchemaJob {
+        tools,
+        src: src_params,
+        dst: dst_params,
+        schemas: schemas.to_vec(),
+        existing,
+        work: call.state.config.data_dir.join("transfers"),
+    })
+}
+
+/// Runs one section of a schema copy on a blocking thread.
+async fn run_schema(call: &Call, job: &SchemaJob, section: &'static str) -> Result<(), ToolError> {
+    let (tools, src, dst) = (job.tools.clone(), job.src.clone(), job.dst.clone());
+    let (schemas, existing, work) = (job.schemas.clone(), job.existing.clone(), job.work.clone());
+    tokio::task::spawn_blocking(move || {
+        crate::transfer::copy_schema(
+            &tools,
+            &src,
+            &dst,
+            &schemas,
+            &existing,
+            Some(section),
+            &work,
+        )
+    })
+    .await
+    .map_err(|e| ToolError::internal(e.to_string()))?
+    .map_err(|e| {
+        ToolError::new(
+            ErrorCode::QueryFailed,
+            call.state.config.redactor.scrub(&e.to_string()),
+        )
+    })
 }
