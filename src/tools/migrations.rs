@@ -1175,31 +1175,93 @@ async fn migrate_instance(call: Call, a: MigrateArgs) -> Result<ToolOutput, Tool
     let ordered = transfer::dependency_order(&src, &tables).await.map_err(q)?;
     let total = ordered.len() as u64;
     let bytes = std::sync::atomic::AtomicU64::new(0);
-    let mut reports = Vec::new();
     let mut skipped = Vec::new();
-    for (i, t) in ordered.iter().enumerate() {
+    let mut pending = std::collections::VecDeque::new();
+    for t in &ordered {
         let name = t.to_string();
         if cp.tables_done.contains(&name) {
             skipped.push(name);
-            continue;
+        } else {
+            pending.push_back(t.clone());
         }
-        call.progress(i as u64, Some(total), format!("copying {t}"))
-            .await;
-        match transfer::copy_table(&src, &dst, t, conflict, &bytes).await {
-            Ok(r) => {
-                reports.push(r);
-                cp.tables_done.push(name);
-                cp.save(&checkpoint_path).map_err(q)?;
-            }
-            Err(e) => {
-                return Err(ToolError::new(ErrorCode::QueryFailed, e.to_string())
-                    .reason(format!(
-                        "{t} is as it was on the target; {} of {total} tables are copied and recorded in the checkpoint",
-                        cp.tables_done.len()
-                    ))
-                    .suggestion("Fix the cause and run migrate_instance again with the same arguments: it resumes with this table."));
-            }
+    }
+    // Without foreign keys on the target yet (the schema's constraints come
+    // after the data), two tables load at a time, the largest first; with
+    // them (data_only), one at a time in dependency order.
+    let parallel = !a.data_only;
+    if parallel {
+        let mut sized = Vec::new();
+        for t in pending.drain(..) {
+            let size: i64 = src
+                .query_one(
+                    "SELECT coalesce(pg_relation_size(to_regclass($1)), 0)",
+                    &[&format!(
+                        "\"{}\".\"{}\"",
+                        t.schema.replace('"', "\"\""),
+                        t.table.replace('"', "\"\"")
+                    )],
+                )
+                .await
+                .map(|r| r.get(0))
+                .unwrap_or(0);
+            sized.push((size, t));
         }
+        sized.sort_by_key(|x| std::cmp::Reverse(x.0));
+        pending.extend(sized.into_iter().map(|(_, t)| t));
+    }
+    let shared = tokio::sync::Mutex::new(Shared {
+        pending,
+        checkpoint: cp,
+        reports: Vec::new(),
+        failure: None,
+    });
+    let second = if parallel && total > 1 {
+        Some((
+            session(&call).await?,
+            connect_target(&call, &a.target).await?.0,
+        ))
+    } else {
+        None
+    };
+    let first = copy_worker(
+        &call,
+        &src,
+        &dst,
+        conflict,
+        &bytes,
+        &shared,
+        &checkpoint_path,
+        total,
+    );
+    match &second {
+        Some((s2, d2)) => {
+            let other = copy_worker(
+                &call,
+                s2,
+                d2,
+                conflict,
+                &bytes,
+                &shared,
+                &checkpoint_path,
+                total,
+            );
+            tokio::join!(first, other);
+        }
+        None => first.await,
+    }
+    let Shared {
+        checkpoint: mut cp,
+        reports,
+        failure,
+        ..
+    } = shared.into_inner();
+    if let Some((t, e)) = failure {
+        return Err(ToolError::new(ErrorCode::QueryFailed, e)
+            .reason(format!(
+                "{t} is as it was on the target; {} of {total} tables are copied and recorded in the checkpoint",
+                cp.tables_done.len()
+            ))
+            .suggestion("Fix the cause and run migrate_instance again with the same arguments: it resumes with this table."));
     }
     if !a.data_only && !cp.post_done {
         let job = match schema_job {
@@ -1325,4 +1387,56 @@ async fn run_schema(call: &Call, job: &SchemaJob, section: &'static str) -> Resu
             call.state.config.redactor.scrub(&e.to_string()),
         )
     })
+}
+
+/// The state two table copiers share.
+struct Shared {
+    pending: std::collections::VecDeque<crate::transfer::TableName>,
+    checkpoint: crate::transfer::Checkpoint,
+    reports: Vec<crate::transfer::TableReport>,
+    /// The first table that failed, and why: the others stop taking tables.
+    failure: Option<(String, String)>,
+}
+
+/// Copies tables from the shared queue until it is empty or a copy failed.
+#[allow(clippy::too_many_arguments)]
+async fn copy_worker(
+    call: &Call,
+    src: &tokio_postgres::Client,
+    dst: &tokio_postgres::Client,
+    conflict: crate::transfer::Conflict,
+    bytes: &std::sync::atomic::AtomicU64,
+    shared: &tokio::sync::Mutex<Shared>,
+    checkpoint_path: &std::path::Path,
+    total: u64,
+) {
+    loop {
+        let t = {
+            let mut s = shared.lock().await;
+            if s.failure.is_some() {
+                return;
+            }
+            match s.pending.pop_front() {
+                Some(t) => t,
+                None => return,
+            }
+        };
+        let done = shared.lock().await.checkpoint.tables_done.len() as u64;
+        call.progress(done, Some(total), format!("copying {t}"))
+            .await;
+        let r = crate::transfer::copy_table(src, dst, &t, conflict, bytes).await;
+        let mut s = shared.lock().await;
+        match r {
+            Ok(report) => {
+                s.reports.push(report);
+                s.checkpoint.tables_done.push(t.to_string());
+                if let Err(e) = s.checkpoint.save(checkpoint_path) {
+                    s.failure.get_or_insert((t.to_string(), e.to_string()));
+                }
+            }
+            Err(e) => {
+                s.failure.get_or_insert((t.to_string(), e.to_string()));
+            }
+        }
+    }
 }
