@@ -20,6 +20,7 @@ pub mod migrations;
 pub mod pg;
 pub mod ratelimit;
 pub mod result;
+pub mod schema;
 pub mod secret;
 pub mod server;
 pub mod spill;

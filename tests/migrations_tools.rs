@@ -172,12 +172,18 @@ async fn files_and_history_from_create_to_rollback() {
         "whitespace-insensitive checksum"
     );
 
-    // Roll back: the newest has no down migration, so nothing happens.
-    let e = err(&confirm(&mut s, "rollback_migration", json!({})).await);
+    // Roll back: the newest has no down migration, so nothing happens; the
+    // differ's inverse (from the local files on a scratch database) is
+    // offered instead, not run.
+    let r = ok(&confirm(&mut s, "rollback_migration", json!({})).await);
+    assert_eq!(r["reverted"], json!([]), "{r}");
+    assert_eq!(r["no_down_migration"], json!(["20300102000000"]), "{r}");
+    let proposal = r["proposed_inverse"].as_str().unwrap();
     assert!(
-        e["message"].as_str().unwrap().contains("20300102000000"),
-        "{e}"
+        proposal.contains("DROP INDEX public.notes_body"),
+        "{proposal}"
     );
+    assert!(!proposal.contains("DROP TABLE"), "{proposal}");
     assert!(exists(&url, "public.notes_body").await);
     // Repair: mark the index migration reverted (runs nothing), then roll
     // back the table with its down migration.

@@ -151,7 +151,7 @@ fn split_name(file_name: &str) -> Option<(&str, &str)> {
 }
 
 /// Numeric order of digit strings: by length, then lexically.
-fn version_key(v: &str) -> (usize, &str) {
+pub fn version_key(v: &str) -> (usize, &str) {
     (v.len(), v)
 }
 

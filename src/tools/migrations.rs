@@ -22,7 +22,7 @@ use serde_json::{Map, Value, json};
 use super::{Kind, ToolDef, tool};
 use crate::groups::Group;
 use crate::migrations::apply::{self, ApplyError, ApplyOptions, Migration, TxMode};
-use crate::migrations::files::{self, DownStyle, FilesError, MigrationFile};
+use crate::migrations::files::{self, DownStyle, FilesError, MigrationFile, version_key};
 use crate::migrations::history::{self, Applied, HistoryError};
 use crate::result::{ErrorCode, ToolError, ToolOutput};
 use crate::server::call::Call;
@@ -85,7 +85,7 @@ pub fn tools() -> Vec<ToolDef> {
     ]
 }
 
-fn files_error(e: FilesError) -> ToolError {
+pub(super) fn files_error(e: FilesError) -> ToolError {
     let code = match &e {
         FilesError::DirMissing { .. } => ErrorCode::NotFound,
         _ => ErrorCode::InvalidArguments,
@@ -162,7 +162,7 @@ fn apply_error(e: ApplyError) -> ToolError {
 }
 
 /// A connection of its own for a migration run (see the module docs).
-async fn session(call: &Call) -> Result<deadpool_postgres::ClientWrapper, ToolError> {
+pub(super) async fn session(call: &Call) -> Result<deadpool_postgres::ClientWrapper, ToolError> {
     if call.instance.db_url.is_none() && call.instance.pooler_url.is_none() {
         return Err(ToolError::new(
             ErrorCode::NotConfigured,
@@ -202,7 +202,7 @@ fn assess_apply(args: &Map<String, Value>) -> Option<String> {
     crate::sql::classify::classify(q).destructive_reason()
 }
 
-fn dir(call: &Call) -> PathBuf {
+pub(super) fn dir(call: &Call) -> PathBuf {
     call.state.config.migrations_dir.clone()
 }
 
@@ -222,11 +222,6 @@ fn migration_of(f: &MigrationFile) -> Migration {
         sql: f.up.clone(),
         requires: f.requires.clone(),
     }
-}
-
-/// Numeric order of digit versions.
-fn version_key(v: &str) -> (usize, &str) {
-    (v.len(), v)
 }
 
 #[derive(Debug, Serialize)]
@@ -618,12 +613,30 @@ async fn rollback_migration(call: Call, a: RollbackArgs) -> Result<ToolOutput, T
         }
     }
     if !without.is_empty() {
-        return Err(ToolError::invalid(format!(
-            "no down migration for {}",
-            without.join(", ")
-        ))
-        .reason("nothing was rolled back: a migration without a down migration cannot be reverted automatically")
-        .suggestion("Add a down migration to the file (a trailing `/* migrate:down ... */` block, or down/<version>_<name>.sql), then roll back again."));
+        let missing = without.join(", ");
+        // Offer the differ's inverse as a proposal; never run it.
+        let proposal = match super::schema_diff::proposed_inverse(&call, &without).await {
+            Ok(Some(plan)) => Some(plan),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::info!(error = %e.message, "no inverse proposal for the rollback");
+                None
+            }
+        };
+        let Some(plan) = proposal else {
+            return Err(ToolError::invalid(format!("no down migration for {missing}"))
+                .reason("nothing was rolled back: a migration without a down migration cannot be reverted automatically")
+                .suggestion("Add a down migration to the file (a trailing `/* migrate:down ... */` block, or down/<version>_<name>.sql), then roll back again."));
+        };
+        return Ok(ToolOutput::untrusted(json!({
+            "reverted": [],
+            "no_down_migration": without,
+            "proposed_inverse": plan.script(),
+            "proposed_steps": plan.steps.len(),
+            "proposed_destructive_steps": plan.destructive_count(),
+            "message": "nothing was rolled back: these migrations have no down migration. `proposed_inverse` is the schema diff from the database with them applied back to the database without them (local files on a scratch database); review it, add it as the down migration, then roll back again.",
+        }))
+        .warn(format!("nothing was rolled back: no down migration for {missing}; a generated inverse is proposed, not run")));
     }
     for d in &downs {
         guard(&call, &d.sql)?;
@@ -863,7 +876,7 @@ fn assess_copy(args: &Map<String, Value>) -> Option<String> {
 }
 
 /// A connection to `target`: a configured instance's database, or a URL.
-async fn connect_target(
+pub(super) async fn connect_target(
     call: &Call,
     target: &str,
 ) -> Result<(tokio_postgres::Client, String), ToolError> {
@@ -908,7 +921,7 @@ async fn connect_target(
 }
 
 /// The cluster's system identifier and the database name.
-async fn identity(c: &tokio_postgres::Client) -> Option<String> {
+pub(super) async fn identity(c: &tokio_postgres::Client) -> Option<String> {
     c.query_one(
         "SELECT system_identifier::text || '/' || current_database() FROM pg_control_system()",
         &[],

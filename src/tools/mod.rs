@@ -10,6 +10,7 @@ pub mod development;
 pub mod introspect;
 pub mod migrations;
 pub mod monitoring;
+pub mod schema_diff;
 pub mod sql_tools;
 
 use std::future::Future;
@@ -301,6 +302,7 @@ pub fn all_tools() -> Vec<ToolDef> {
     v.extend(connection::tools());
     v.extend(backups::tools());
     v.extend(migrations::tools());
+    v.extend(schema_diff::tools());
     v.extend(backup_wal::tools());
     v.extend(development::tools());
     v
