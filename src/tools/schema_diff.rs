@@ -35,7 +35,7 @@ pub fn tools() -> Vec<ToolDef> {
     vec![
         tool("diff_schemas", Group::Migrations, Kind::Read)
             .title("Diff two database schemas")
-            .description("The ordered SQL that turns `source`'s schema into `target`'s: schemas, extensions, types, sequences, tables, columns, constraints, indexes, views, functions, triggers, RLS and policies, grants, default privileges, comments, publications. Each side: an instance name, a database URL, or `migrations` (the local migration files applied to a scratch database). Destructive steps are marked. Runs nothing on either side.")
+            .description("The ordered SQL that turns `source`'s schema into `target`'s: schemas, extensions, types, sequences, tables, columns, constraints, indexes, views, functions, triggers, RLS and policies, grants, default privileges, comments, publications. Each side (default: this instance): an instance name, a database URL, or `migrations` (the local migration files applied to a scratch database). Destructive steps are marked. Runs nothing on either side.")
             .handler(diff_schemas),
         tool("generate_migration_from_diff", Group::Migrations, Kind::Write)
             .title("Write a migration from a schema diff")
@@ -50,8 +50,9 @@ pub struct DiffArgs {
     /// The schema to start from: an instance name, a database URL, or `migrations` (default: this instance).
     #[serde(default)]
     pub source: Option<String>,
-    /// The schema to arrive at: an instance name, a database URL, or `migrations`.
-    pub target: String,
+    /// The schema to arrive at: an instance name, a database URL, or `migrations` (default: this instance).
+    #[serde(default)]
+    pub target: Option<String>,
     /// Schemas to compare (default: every user schema, not the Supabase-managed ones).
     #[serde(default)]
     pub schemas: Vec<String>,
@@ -206,11 +207,15 @@ fn plan_json(plan: &Plan, source: &str, target: &str) -> Value {
 }
 
 async fn diff_schemas(call: Call, a: DiffArgs) -> Result<ToolOutput, ToolError> {
+    if a.source.is_none() && a.target.is_none() {
+        return Err(ToolError::invalid("name a `source` or a `target` to compare this instance with")
+            .suggestion("For example {\"source\": \"migrations\"} (the local files) or {\"target\": \"<instance or URL>\"}."));
+    }
     let scope = scope_of(&a.schemas);
     let (from, to, source, target) = catalogs(
         &call,
         Side::parse(a.source.as_deref()),
-        Side::parse(Some(&a.target)),
+        Side::parse(a.target.as_deref()),
         &scope,
     )
     .await?;
