@@ -397,6 +397,19 @@ async fn dry_runs_keep_nothing_and_a_held_lock_makes_an_applier_wait() {
     assert!(added.contains("public.fresh"), "{r}");
     assert!(added.contains("big_v"), "{r}");
     assert!(r["changed"].to_string().contains("public.big"), "{r}");
+    // The schema diff of before and after, as SQL.
+    let diff = r["schema_diff"].as_str().unwrap();
+    assert!(diff.contains("CREATE TABLE public.fresh ("), "{diff}");
+    assert!(
+        diff.contains("CREATE INDEX big_v ON public.big USING btree (v)"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains(
+            "ALTER TABLE public.big ADD COLUMN at timestamp with time zone DEFAULT now()"
+        ),
+        "{diff}"
+    );
     let warnings = r["lock_warnings"].as_array().unwrap();
     assert_eq!(warnings.len(), 2, "{r}");
     assert_eq!(warnings[0]["statement"], 2);

@@ -246,3 +246,32 @@ async fn the_migrations_directory_is_a_side_and_a_generated_migration_round_trip
         .await;
     assert_eq!(error_code(&r), "invalid_arguments", "{r}");
 }
+
+#[tokio::test]
+async fn reading_inside_a_transaction_sees_its_changes_and_restores_the_settings() {
+    use supabase_mcp::schema::{Scope, introspect};
+    let db = TestDb::new().await.unwrap();
+    let c = db.client().await.unwrap();
+    c.batch_execute("BEGIN; SET LOCAL search_path = public, extensions; SET LOCAL TimeZone = 'Asia/Tokyo'; CREATE TABLE public.pending (id int)")
+        .await
+        .unwrap();
+    let cat = introspect::load_in_transaction(&c, &Scope::user())
+        .await
+        .unwrap();
+    assert!(
+        cat.tables.contains_key("public.pending"),
+        "uncommitted table seen"
+    );
+    let row = c
+        .query_one(
+            "SELECT current_setting('search_path'), current_setting('TimeZone')",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "public, extensions");
+    assert_eq!(row.get::<_, String>(1), "Asia/Tokyo");
+    c.batch_execute("ROLLBACK").await.unwrap();
+    drop(c);
+    db.drop_database().await.unwrap();
+}

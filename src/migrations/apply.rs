@@ -99,6 +99,9 @@ pub enum ApplyError {
     Db { what: &'static str, message: String },
     #[error("{0}")]
     Fingerprint(#[from] fingerprint::FingerprintError),
+    /// Reading the catalog for the dry run's schema diff failed.
+    #[error(transparent)]
+    Catalog(#[from] crate::schema::SchemaError),
 }
 
 fn db(what: &'static str) -> impl FnOnce(tokio_postgres::Error) -> ApplyError {
@@ -525,6 +528,10 @@ pub struct DryRun {
     pub added: Vec<String>,
     pub changed: Vec<String>,
     pub removed: Vec<String>,
+    /// The schema diff from before to after, as the SQL that would make
+    /// the same change (empty when nothing changed or the run failed).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub schema_diff: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub lock_warnings: Vec<LockWarning>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -558,7 +565,11 @@ pub async fn dry_run(c: &Client, m: &Migration) -> Result<DryRun, ApplyError> {
     let _ = c.batch_execute("ROLLBACK").await;
     let (before_after, failure) = r?;
     let (mut added, mut changed, mut removed) = (Vec::new(), Vec::new(), Vec::new());
-    if let Some((before, after)) = before_after {
+    let mut schema_diff = String::new();
+    if let Some((before, after, plan)) = before_after {
+        if !plan.is_empty() {
+            schema_diff = plan.script();
+        }
         for d in fingerprint::compare(&before, &after) {
             match d {
                 Difference::Extra(k) => added.push(k),
@@ -574,13 +585,18 @@ pub async fn dry_run(c: &Client, m: &Migration) -> Result<DryRun, ApplyError> {
         added,
         changed,
         removed,
+        schema_diff,
         lock_warnings,
         failure,
         notes,
     })
 }
 
-type BeforeAfter = Option<(fingerprint::Fingerprint, fingerprint::Fingerprint)>;
+type BeforeAfter = Option<(
+    fingerprint::Fingerprint,
+    fingerprint::Fingerprint,
+    crate::schema::Plan,
+)>;
 
 async fn dry_run_in_tx(
     c: &Client,
@@ -588,11 +604,15 @@ async fn dry_run_in_tx(
 ) -> Result<(BeforeAfter, Option<Failure>), ApplyError> {
     let scope = fingerprint::Scope::default();
     let before = fingerprint::take(c, &scope).await?;
+    let schema_scope = crate::schema::Scope::user();
+    let catalog_before = crate::schema::introspect::load_in_transaction(c, &schema_scope).await?;
     if let Err(f) = run_statements(c, p).await {
         return Ok((None, Some(*f)));
     }
     let after = fingerprint::take(c, &scope).await?;
-    Ok((Some((before, after)), None))
+    let catalog_after = crate::schema::introspect::load_in_transaction(c, &schema_scope).await?;
+    let plan = crate::schema::diff(&catalog_before, &catalog_after);
+    Ok((Some((before, after, plan)), None))
 }
 
 /// Rows PostgreSQL estimates for a table, when it exists.

@@ -334,7 +334,38 @@ fn qualified(schema: &str, name: &str) -> String {
     format!("{schema}.{name}")
 }
 
-/// Reads the catalog of the database `client` is connected to.
+/// The settings [`SETTINGS`] fixes, saved under this prefix by
+/// [`load_in_transaction`] and restored afterwards.
+const SAVED: &str = "smcp_schema.";
+const SETTING_NAMES: &str = "ARRAY['search_path', 'TimeZone', 'DateStyle', 'IntervalStyle', 'extra_float_digits', 'bytea_output']";
+
+/// Reads the catalog inside the caller's open transaction (a dry run sees
+/// its own uncommitted changes): the settings are fixed for the reading and
+/// set back to the caller's values afterwards, also on error.
+pub async fn load_in_transaction(client: &Client, scope: &Scope) -> Result<Catalog, SchemaError> {
+    client
+        .batch_execute(&format!(
+            "SELECT pg_catalog.set_config('{SAVED}' || n, pg_catalog.current_setting(n), true) \
+             FROM pg_catalog.unnest({SETTING_NAMES}) n; {SETTINGS}"
+        ))
+        .await
+        .map_err(query_error)?;
+    let result = read(client, scope).await;
+    let restored = client
+        .batch_execute(&format!(
+            "SELECT pg_catalog.set_config(n, pg_catalog.current_setting('{SAVED}' || n), true) \
+             FROM pg_catalog.unnest({SETTING_NAMES}) n"
+        ))
+        .await
+        .map_err(query_error);
+    let catalog = result?;
+    restored?;
+    Ok(catalog)
+}
+
+/// Reads the catalog of the database `client` is connected to, in a
+/// transaction of its own (so not inside one the caller holds open: use
+/// [`load_in_transaction`] there).
 pub async fn load(client: &Client, scope: &Scope) -> Result<Catalog, SchemaError> {
     client
         .batch_execute(&format!(

@@ -155,7 +155,7 @@ fn apply_error(e: ApplyError) -> ToolError {
             .suggestion("Fix the statement and apply again; dry_run_migration tries it without keeping anything.")
         }
         ApplyError::History(h) => history_error(h),
-        ApplyError::Db { .. } | ApplyError::Fingerprint(_) => {
+        ApplyError::Db { .. } | ApplyError::Fingerprint(_) | ApplyError::Catalog(_) => {
             ToolError::new(ErrorCode::QueryFailed, e.to_string())
         }
     }
