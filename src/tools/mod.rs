@@ -2,10 +2,13 @@
 //! schema, and the handler that runs it. One module per feature group
 //! registers its tools here; the server decides which are visible.
 
+pub mod account;
 pub mod backup_wal;
 pub mod backups;
+pub mod branching;
 pub mod connection;
 pub mod database;
+pub mod debugging;
 pub mod development;
 pub mod introspect;
 pub mod migrations;
@@ -305,6 +308,9 @@ pub fn all_tools() -> Vec<ToolDef> {
     v.extend(schema_diff::tools());
     v.extend(backup_wal::tools());
     v.extend(development::tools());
+    v.extend(account::tools());
+    v.extend(debugging::tools());
+    v.extend(branching::tools());
     v
 }
 
