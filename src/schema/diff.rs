@@ -124,6 +124,55 @@ fn unquote(ident: &str) -> String {
     }
 }
 
+/// Whether every value of type `from` converts to type `to` without loss
+/// or failure (a wider integer, a longer or unlimited string, a numeric
+/// with more digits on both sides of the point, a timestamp gaining a time
+/// zone is not included: it reinterprets values).
+fn widens(from: &str, to: &str) -> bool {
+    fn args(t: &str, name: &str) -> Option<Vec<i64>> {
+        let rest = t.strip_prefix(name)?;
+        if rest.is_empty() {
+            return Some(Vec::new());
+        }
+        let inner = rest.strip_prefix('(')?.strip_suffix(')')?;
+        inner.split(',').map(|p| p.trim().parse().ok()).collect()
+    }
+    let int_rank = |t: &str| match t {
+        "smallint" => Some(1),
+        "integer" => Some(2),
+        "bigint" => Some(3),
+        "numeric" => Some(4),
+        _ => None,
+    };
+    if let (Some(a), Some(b)) = (int_rank(from), int_rank(to)) {
+        return a < b;
+    }
+    for name in ["character varying", "character", "text"] {
+        if let Some(a) = args(from, name) {
+            let text_like = to == "text" || args(to, "character varying").is_some();
+            if !text_like {
+                return false;
+            }
+            return match (
+                a.first(),
+                args(to, "character varying").and_then(|b| b.first().copied()),
+            ) {
+                (_, None) => true,
+                (Some(n), Some(m)) => name != "text" && m >= *n,
+                (None, Some(_)) => false,
+            };
+        }
+    }
+    if let (Some(a), Some(b)) = (args(from, "numeric"), args(to, "numeric")) {
+        return match (a.as_slice(), b.as_slice()) {
+            (_, []) => true,
+            ([p1, s1], [p2, s2]) => s2 >= s1 && p2 - s2 >= p1 - s1,
+            _ => false,
+        };
+    }
+    false
+}
+
 /// `table.column` for an `ALTER TABLE` action on a column (`ADD COLUMN c
 /// ...`, `DROP COLUMN c`, `ALTER COLUMN c ...`), else the table.
 fn column_object(table: &str, action: &str) -> String {
@@ -1299,7 +1348,7 @@ impl Differ<'_> {
                 alter(
                     &mut self.out,
                     Phase::AlterColumn,
-                    true,
+                    !widens(&o.data_type, &c.data_type),
                     format!(
                         "ALTER COLUMN {name} TYPE {} USING {name}::{base}",
                         c.data_type
@@ -1891,6 +1940,37 @@ mod tests {
             acl_statements("TABLE t", Some("c"), &from, &to),
             ["GRANT SELECT (c) ON TABLE t TO anon WITH GRANT OPTION"]
         );
+    }
+
+    #[test]
+    fn widening_conversions_are_not_destructive() {
+        for (a, b) in [
+            ("integer", "bigint"),
+            ("smallint", "integer"),
+            ("integer", "numeric"),
+            ("character varying(20)", "character varying(40)"),
+            ("character varying(20)", "text"),
+            ("character varying", "text"),
+            ("text", "character varying"),
+            ("numeric(10,2)", "numeric(12,2)"),
+            ("numeric(10,2)", "numeric(12,4)"),
+            ("numeric(10,2)", "numeric"),
+        ] {
+            assert!(widens(a, b), "{a} -> {b}");
+        }
+        for (a, b) in [
+            ("bigint", "integer"),
+            ("numeric", "integer"),
+            ("character varying(40)", "character varying(20)"),
+            ("text", "character varying(10)"),
+            ("numeric(10,2)", "numeric(10,4)"),
+            ("numeric", "numeric(10,2)"),
+            ("timestamp without time zone", "timestamp with time zone"),
+            ("integer", "text"),
+            ("text", "integer"),
+        ] {
+            assert!(!widens(a, b), "{a} -> {b}");
+        }
     }
 
     #[test]
