@@ -374,7 +374,50 @@ pub fn diff(from: &Catalog, to: &Catalog) -> Plan {
     d.policies();
     d.default_privileges();
     d.publications();
-    d.out.into_plan()
+    let mut plan = d.out.into_plan();
+    mark_needs_commit(&mut plan);
+    plan
+}
+
+/// An enum label added by one step and named by a later one (a default, a
+/// check, a policy) must be committed first: PostgreSQL refuses to use a
+/// label added in the same transaction.
+fn mark_needs_commit(plan: &mut Plan) {
+    for i in 0..plan.steps.len() {
+        let step = &plan.steps[i];
+        if step.kind != "type" || !step.sql.contains(" ADD VALUE ") {
+            continue;
+        }
+        let Some(label) = step
+            .sql
+            .split(" ADD VALUE ")
+            .nth(1)
+            .and_then(literal_prefix)
+        else {
+            continue;
+        };
+        let used = plan.steps[i + 1..].iter().any(|s| s.sql.contains(&label));
+        plan.steps[i].needs_commit = used;
+    }
+}
+
+/// The SQL string literal at the start of `text`, quotes included.
+fn literal_prefix(text: &str) -> Option<String> {
+    let rest = text.strip_prefix('\'')?;
+    let mut out = String::from("'");
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '\'' {
+            if chars.peek() == Some(&'\'') {
+                out.push('\'');
+                chars.next();
+            } else {
+                return Some(out);
+            }
+        }
+    }
+    None
 }
 
 impl Differ<'_> {
@@ -728,15 +771,13 @@ impl Differ<'_> {
                         None => String::new(),
                     },
                 };
-                self.out
-                    .add(
-                        Phase::CreateType,
-                        Action::Alter,
-                        "type",
-                        key,
-                        format!("ALTER TYPE {key} ADD VALUE {}{place}", literal(value)),
-                    )
-                    .needs_commit = true;
+                self.out.add(
+                    Phase::CreateType,
+                    Action::Alter,
+                    "type",
+                    key,
+                    format!("ALTER TYPE {key} ADD VALUE {}{place}", literal(value)),
+                );
             }
             return;
         }
@@ -1189,6 +1230,18 @@ impl Differ<'_> {
                 format!("ALTER TABLE {key} {what} ROW LEVEL SECURITY"),
             );
         }
+        let identity = old
+            .map(|o| o.replica_identity.as_str())
+            .unwrap_or("DEFAULT");
+        if identity != t.replica_identity {
+            self.out.add(
+                Phase::RowSecurity,
+                Action::Alter,
+                "table",
+                key,
+                format!("ALTER TABLE {key} REPLICA IDENTITY {}", t.replica_identity),
+            );
+        }
         let from_acl = match old {
             Some(o) => o.grants.acl.clone(),
             None => self.initial_acl(&t.grants, Some(&t.schema), "TABLES"),
@@ -1226,9 +1279,14 @@ impl Differ<'_> {
         let alter = |out: &mut Steps, phase: Phase, destructive: bool, sql: String| {
             // The column's name follows the first keyword pair, when there is one.
             let object = column_object(key, &sql);
+            let action = if sql.starts_with("DROP COLUMN") {
+                Action::Drop
+            } else {
+                Action::Alter
+            };
             let step = out.add(
                 phase,
-                Action::Alter,
+                action,
                 "column",
                 &object,
                 format!("ALTER TABLE {key} {sql}"),
@@ -1546,12 +1604,14 @@ impl Differ<'_> {
         }
         for (key, v) in &self.to.views {
             let on = format!("{} {key}", Self::view_word(v));
+            // GRANT and REVOKE name views and materialized views as tables.
+            let grant_on = format!("TABLE {key}");
             let old = self.from.views.get(key).filter(|_| !created.contains(key));
             let from_acl = match old {
                 Some(o) => o.grants.acl.clone(),
                 None => self.initial_acl(&v.grants, Some(&v.schema), "TABLES"),
             };
-            self.grants(key, &on, &from_acl, &v.grants.acl);
+            self.grants(key, &grant_on, &from_acl, &v.grants.acl);
             self.comment(
                 key,
                 &on,
@@ -1606,8 +1666,13 @@ impl Differ<'_> {
                 } else {
                     Phase::CreateIndex
                 };
-                self.out
-                    .add(phase, Action::Create, "index", key, i.definition.clone());
+                self.out.add(
+                    phase,
+                    Action::Create,
+                    "index",
+                    key,
+                    i.definition.replacen(" ON ONLY ", " ON ", 1),
+                );
             }
             self.comment(
                 key,
@@ -2038,7 +2103,7 @@ mod tests {
                 "ALTER TYPE public.mood ADD VALUE 'e' AFTER 'd'",
             ]
         );
-        assert!(plan.steps.iter().all(|s| s.needs_commit && !s.destructive));
+        assert!(plan.steps.iter().all(|s| !s.needs_commit && !s.destructive));
     }
 
     #[test]

@@ -22,14 +22,22 @@ const SETTINGS: &str = "SET LOCAL search_path = pg_catalog, pg_temp; SET LOCAL T
      SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'postgres'; \
      SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'";
 
-/// The schemas in scope: `$1` names (empty: all), `$2` excluded.
+/// The schemas in scope (`ns`): `$1` names (empty: all), `$2` excluded;
+/// and (`ans`) the schemas whose tables can carry a user's triggers and
+/// policies: with no names given, the managed ones too (a trigger on
+/// `auth.users` calling a function of the user's, a policy on
+/// `storage.objects`).
 const NS: &str = "WITH ns AS (SELECT n.oid, n.nspname FROM pg_namespace n
      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
        AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
        AND (cardinality($1::text[]) = 0 OR n.nspname = ANY($1::text[]))
        AND NOT n.nspname = ANY($2::text[])
        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass
-                       AND d.objid = n.oid AND d.deptype = 'e')) ";
+                       AND d.objid = n.oid AND d.deptype = 'e')),
+     ans AS (SELECT n.oid, n.nspname FROM pg_namespace n
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+       AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
+       AND (cardinality($1::text[]) = 0 OR n.nspname = ANY($1::text[]))) ";
 
 /// Not owned by an extension (`{c}` is the object's oid expression, `{k}` its catalog).
 fn not_ext(oid: &str, catalog: &str) -> String {
@@ -121,7 +129,11 @@ fn q_tables() -> String {
               JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE i.inhrelid = c.oid AND c.relispartition LIMIT 1),
            CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END,
            coalesce(c.reloptions, '{{}}')::text[], c.relrowsecurity, c.relforcerowsecurity,
-           {}, obj_description(c.oid, 'pg_class')
+           {}, obj_description(c.oid, 'pg_class'),
+           CASE c.relreplident WHEN 'f' THEN 'FULL' WHEN 'n' THEN 'NOTHING'
+             WHEN 'i' THEN 'USING INDEX ' || (SELECT quote_ident(ic.relname) FROM pg_index i
+                 JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = c.oid AND i.indisreplident LIMIT 1)
+             ELSE 'DEFAULT' END
          FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
          WHERE c.relkind IN ('r', 'p') AND {}",
         grants_cols("c.relacl", "r", "c.relowner"),
@@ -230,8 +242,10 @@ fn q_triggers() -> String {
            (SELECT format('%I.%I(%s)', pn.nspname, p.proname, pg_get_function_identity_arguments(p.oid))
               FROM pg_proc p JOIN pg_namespace pn ON pn.oid = p.pronamespace WHERE p.oid = t.tgfoid),
            obj_description(t.oid, 'pg_trigger')
-         FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN ns ON ns.oid = c.relnamespace
-         WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND {}",
+         FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN ans ns ON ns.oid = c.relnamespace
+         WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND {}
+           AND (c.relnamespace IN (SELECT oid FROM ns)
+                OR (SELECT pronamespace FROM pg_proc WHERE oid = t.tgfoid) IN (SELECT oid FROM ns))",
         not_ext("c.oid", "pg_class")
     )
 }
@@ -245,7 +259,7 @@ fn q_policies() -> String {
                  FROM unnest(p.polroles) u ORDER BY 1),
            pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid),
            obj_description(p.oid, 'pg_policy')
-         FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN ns ON ns.oid = c.relnamespace
+         FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN ans ns ON ns.oid = c.relnamespace
          WHERE {}",
         not_ext("c.oid", "pg_class")
     )
@@ -505,6 +519,8 @@ async fn read(client: &Client, scope: &Scope) -> Result<Catalog, SchemaError> {
                 force_rls: get(&row, 9)?,
                 grants: grants_at(&row, 10)?,
                 comment: get(&row, 13)?,
+                replica_identity: get::<Option<String>>(&row, 14)?
+                    .unwrap_or_else(|| "DEFAULT".into()),
             },
         );
     }

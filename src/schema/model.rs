@@ -151,6 +151,10 @@ pub struct Table {
     pub force_rls: bool,
     pub grants: Grants,
     pub comment: Option<String>,
+    /// What follows `REPLICA IDENTITY`: `DEFAULT`, `FULL`, `NOTHING` or
+    /// `USING INDEX <name>` (what logical replication and Realtime send
+    /// of an old row).
+    pub replica_identity: String,
 }
 
 impl Table {
