@@ -6,10 +6,13 @@ pub mod account;
 pub mod backup_wal;
 pub mod backups;
 pub mod branching;
+pub mod cloud_storage;
 pub mod connection;
 pub mod database;
 pub mod debugging;
 pub mod development;
+pub mod docs;
+pub mod functions;
 pub mod introspect;
 pub mod migrations;
 pub mod monitoring;
@@ -311,6 +314,9 @@ pub fn all_tools() -> Vec<ToolDef> {
     v.extend(account::tools());
     v.extend(debugging::tools());
     v.extend(branching::tools());
+    v.extend(functions::tools());
+    v.extend(cloud_storage::tools());
+    v.extend(docs::tools());
     v
 }
 
