@@ -485,6 +485,9 @@ async fn advisor_findings_are_grouped_by_lint() {
         .mount(&mock)
         .await;
     let perf = vec![
+        // A lint this server has never heard of, at an unknown level, is
+        // still reported (listed after the known levels).
+        lint("some_lint_added_later", "NOTICE", "z"),
         lint("unindexed_foreign_keys", "INFO", "a"),
         lint("unused_index", "INFO", "b"),
         lint("unused_index", "INFO", "c"),
@@ -567,10 +570,12 @@ async fn advisor_findings_are_grouped_by_lint() {
     // Performance: its own path; most frequent first within a level.
     let r = s.call("get_advisors", json!({"type": "performance"})).await;
     let d = ok(&r);
-    assert_eq!(d["total_findings"], 3);
+    assert_eq!(d["total_findings"], 4);
     assert_eq!(d["lints"][0]["name"], "unused_index");
     assert_eq!(d["lints"][0]["count"], 2);
     assert_eq!(d["lints"][1]["name"], "unindexed_foreign_keys");
+    assert_eq!(d["lints"][2]["name"], "some_lint_added_later");
+    assert_eq!(d["lints"][2]["level"], "NOTICE");
     assert_eq!(warnings(&r), "null", "nothing truncated");
 
     let reqs = requests(&mock).await;

@@ -136,7 +136,10 @@ fn branch_json(b: &BranchResponse) -> Value {
     if let Some(s) = b.preview_project_status {
         m.insert("status".into(), json!(s.to_string()));
     }
-    m.insert("migration_status".into(), json!(b.status.to_string()));
+    m.insert(
+        "migration_status".into(),
+        json!(b.status.as_ref().map(ToString::to_string)),
+    );
     if let Some(g) = &b.git_branch {
         m.insert("git_branch".into(), json!(g));
     }

@@ -13,7 +13,6 @@ use serde_json::{Map, Value, json};
 use super::{Kind, Scope, ToolDef, tool};
 use crate::api::generated::management::types::{
     AnalyticsResponseError, ProjectRef, V1ProjectAdvisorsResponseLintsItem,
-    V1ProjectAdvisorsResponseLintsItemLevel,
 };
 use crate::groups::Group;
 use crate::result::{ErrorCode, ToolError, ToolOutput};
@@ -472,10 +471,11 @@ pub fn group_lints(lints: &[V1ProjectAdvisorsResponseLintsItem], limit: usize) -
                     count: 0,
                     objects: Vec::new(),
                     omitted: 0,
-                    rank: match lint.level {
-                        V1ProjectAdvisorsResponseLintsItemLevel::Error => 0,
-                        V1ProjectAdvisorsResponseLintsItemLevel::Warn => 1,
-                        V1ProjectAdvisorsResponseLintsItemLevel::Info => 2,
+                    rank: match lint.level.to_ascii_uppercase().as_str() {
+                        "ERROR" => 0,
+                        "WARN" => 1,
+                        "INFO" => 2,
+                        _ => 3,
                     },
                 });
                 index.insert(name, groups.len() - 1);
@@ -512,9 +512,7 @@ fn affected_object(lint: &V1ProjectAdvisorsResponseLintsItem) -> Value {
         put("name", &md.name);
         put("entity", &md.entity);
         put("fkey_name", &md.fkey_name);
-        if let Some(t) = md.type_ {
-            m.insert("type".into(), json!(t.to_string()));
-        }
+        put("type", &md.type_);
         if !md.fkey_columns.is_empty() {
             m.insert("fkey_columns".into(), json!(md.fkey_columns));
         }
