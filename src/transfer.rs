@@ -15,9 +15,14 @@
 //! the others (both through a temporary staging table and
 //! `INSERT ... ON CONFLICT`). Each table loads in one transaction on the
 //! target: a failure leaves that table as it was.
+//!
+//! A copy reports its figures while it runs ([`Figures`]: rows and bytes
+//! streamed, then rows read back), at most every [`PROGRESS_INTERVAL`] or
+//! every [`PROGRESS_BYTES`], whichever comes first, so a long table shows
+//! progress, not only the tables around it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use serde::Serialize;
@@ -328,6 +333,7 @@ async fn digest_table(
     t: &TableName,
     list: &str,
     format: &str,
+    observe: &(dyn Fn(Figures) + Sync),
 ) -> Result<RowDigest, TransferError> {
     let out = c
         .copy_out(&format!(
@@ -338,11 +344,120 @@ async fn digest_table(
         .map_err(db(format!("cannot read {t} back from the target")))?;
     futures::pin_mut!(out);
     let mut d = RowDigest::new(format == "binary");
+    let (mut read, mut throttle) = (0u64, Throttle::new());
     while let Some(chunk) = out.next().await {
         let chunk = chunk.map_err(db(format!("reading {t} back from the target failed")))?;
+        read += chunk.len() as u64;
         d.feed(&chunk);
+        if throttle.due(read) {
+            observe(Figures {
+                stage: Stage::Verifying,
+                rows: d.rows,
+                bytes: read,
+            });
+        }
     }
     Ok(d)
+}
+
+/// How often a running copy reports its figures at most (see [`Figures`]).
+pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+/// ... or after this many more bytes, whichever comes first.
+pub const PROGRESS_BYTES: u64 = 8 * 1024 * 1024;
+
+/// What a table's copy is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Streaming the source's rows into the target.
+    Copying,
+    /// Reading the target's rows back to compare them.
+    Verifying,
+}
+
+/// The figures of a table's copy in flight: rows and bytes streamed so far
+/// in `stage` (for `Verifying`, rows and bytes read back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Figures {
+    pub stage: Stage,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+/// Decides when a stream's figures are worth reporting: after
+/// [`PROGRESS_BYTES`] more bytes, or [`PROGRESS_INTERVAL`] after the last
+/// report (the clock read only every 64 chunks: a chunk is a row).
+struct Throttle {
+    last: Instant,
+    bytes_at: u64,
+    chunks: u32,
+}
+
+impl Throttle {
+    fn new() -> Self {
+        Throttle {
+            last: Instant::now(),
+            bytes_at: 0,
+            chunks: 0,
+        }
+    }
+
+    fn due(&mut self, bytes: u64) -> bool {
+        self.chunks = self.chunks.wrapping_add(1);
+        let by_bytes = bytes.saturating_sub(self.bytes_at) >= PROGRESS_BYTES;
+        let by_time = self.chunks.is_multiple_of(64) && self.last.elapsed() >= PROGRESS_INTERVAL;
+        if by_bytes || by_time {
+            self.last = Instant::now();
+            self.bytes_at = bytes;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// `1.5 MB`-style size (units of 1024).
+pub fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = b as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// The size of each of `tables` on the source (heap and TOAST, not
+/// indexes: what a copy moves), 0 for a table it cannot size; in order.
+/// An estimate of the bytes a copy streams, for progress.
+pub async fn table_sizes(src: &Client, tables: &[TableName]) -> Result<Vec<u64>, TransferError> {
+    let names: Vec<String> = tables.iter().map(TableName::quoted).collect();
+    let rows = src
+        .query(
+            "SELECT coalesce(pg_table_size(to_regclass(x)), 0)
+             FROM unnest($1::text[]) WITH ORDINALITY u(x, n) ORDER BY n",
+            &[&names],
+        )
+        .await
+        .map_err(db("cannot read the sizes of the source's tables"))?;
+    Ok(rows
+        .iter()
+        .map(|r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(0))
+        .collect())
+}
+
+/// Rows in `t` on `c` (the target).
+pub async fn count_rows(c: &Client, t: &TableName) -> Result<i64, TransferError> {
+    Ok(
+        c.query_one(&format!("SELECT count(*) FROM {}", t.quoted()), &[])
+            .await
+            .map_err(db(format!("cannot count {t} on the target")))?
+            .get(0),
+    )
 }
 
 /// What copying one table did.
@@ -351,6 +466,7 @@ pub struct TableReport {
     pub table: String,
     pub format: &'static str,
     pub rows_read: i64,
+    /// Bytes of this table's `COPY` stream.
     pub bytes: u64,
     pub target_rows_before: i64,
     pub target_rows_after: i64,
@@ -426,15 +542,23 @@ pub async fn copy_table(
     conflict: Conflict,
     bytes: &AtomicU64,
 ) -> Result<TableReport, TransferError> {
+    copy_table_observed(src, dst, t, conflict, bytes, &|_| {}).await
+}
+
+/// As [`copy_table`], calling `observe` with the table's figures while it
+/// streams and while it is read back (see [`Figures`]).
+pub async fn copy_table_observed(
+    src: &Client,
+    dst: &Client,
+    t: &TableName,
+    conflict: Conflict,
+    bytes: &AtomicU64,
+    observe: &(dyn Fn(Figures) + Sync),
+) -> Result<TableReport, TransferError> {
     let started = Instant::now();
     let cols = common_columns(src, dst, t).await?;
     let binary = !cols.iter().any(|c| c.binary_unsafe);
-    let target_rows_before: i64 = dst
-        .query_one(&format!("SELECT count(*) FROM {}", t.quoted()), &[])
-        .await
-        .map_err(db(format!("cannot count {t} on the target")))?
-        .get(0);
-    let bytes_before = bytes.load(Ordering::Relaxed);
+    let target_rows_before = count_rows(dst, t).await?;
     if conflict == Conflict::Error && target_rows_before > 0 {
         return Err(TransferError::Table {
             table: t.to_string(),
@@ -483,10 +607,11 @@ pub async fn copy_table(
         format,
         bytes,
         &mut source_digest,
+        observe,
     )
     .await;
-    let rows_read = match r {
-        Ok(n) => n,
+    let (rows_read, moved) = match r {
+        Ok(x) => x,
         Err(e) => {
             let _ = dst.batch_execute("ROLLBACK").await;
             return Err(e);
@@ -499,18 +624,14 @@ pub async fn copy_table(
     let sequences_set = copy_sequences(src, dst, t).await?;
     let (dst_rows, verified) = match conflict {
         Conflict::Error | Conflict::Overwrite => {
-            let d = digest_table(dst, t, &list, format).await?;
+            let d = digest_table(dst, t, &list, format, observe).await?;
             (
                 d.rows as i64,
                 d.rows == source_digest.rows && d.sum == source_digest.sum,
             )
         }
         Conflict::Skip | Conflict::Merge => {
-            let n: i64 = dst
-                .query_one(&format!("SELECT count(*) FROM {}", t.quoted()), &[])
-                .await
-                .map_err(db(format!("cannot count {t} on the target")))?
-                .get(0);
+            let n = count_rows(dst, t).await?;
             (n, n >= rows_read)
         }
     };
@@ -518,7 +639,7 @@ pub async fn copy_table(
         table: t.to_string(),
         format,
         rows_read,
-        bytes: bytes.load(Ordering::Relaxed) - bytes_before,
+        bytes: moved,
         target_rows_before,
         target_rows_after: dst_rows,
         verified,
@@ -539,7 +660,8 @@ async fn load(
     format: &str,
     bytes: &AtomicU64,
     digest: &mut RowDigest,
-) -> Result<i64, TransferError> {
+    observe: &(dyn Fn(Figures) + Sync),
+) -> Result<(i64, u64), TransferError> {
     let into = match conflict {
         Conflict::Error | Conflict::Overwrite => {
             if conflict == Conflict::Overwrite {
@@ -574,13 +696,22 @@ async fn load(
         .map_err(db(format!("cannot write {t} on the target")))?;
     futures::pin_mut!(out);
     futures::pin_mut!(sink);
+    let (mut moved, mut throttle) = (0u64, Throttle::new());
     while let Some(chunk) = out.next().await {
         let chunk = chunk.map_err(db(format!("reading {t} from the source failed")))?;
         bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        moved += chunk.len() as u64;
         digest.feed(&chunk);
         sink.send(chunk)
             .await
             .map_err(db(format!("writing {t} on the target failed")))?;
+        if throttle.due(moved) {
+            observe(Figures {
+                stage: Stage::Copying,
+                rows: digest.rows,
+                bytes: moved,
+            });
+        }
     }
     let rows = sink
         .finish()
@@ -609,7 +740,7 @@ async fn load(
         .await
         .map_err(db(format!("cannot merge the staged rows into {t}")))?;
     }
-    Ok(rows as i64)
+    Ok((rows as i64, moved))
 }
 
 /// Sets the sequences owned by `t`'s columns on the target to the
@@ -706,6 +837,25 @@ mod tests {
         assert_eq!(x.0, 2);
         assert_eq!(x, t(b"2\tb\\nc\n1\ta\n", 1));
         assert_ne!(x, t(b"1\ta\n2\tb\\nC\n", 4));
+    }
+
+    #[test]
+    fn figures_are_due_every_few_megabytes_and_sizes_read_well() {
+        let mut t = Throttle::new();
+        // Within the interval, only the bytes count.
+        assert!(!t.due(1));
+        assert!(!t.due(PROGRESS_BYTES - 1));
+        assert!(t.due(PROGRESS_BYTES));
+        assert!(!t.due(PROGRESS_BYTES + 10));
+        assert!(t.due(2 * PROGRESS_BYTES + 10));
+        // After the interval, the next 64th chunk is due whatever its bytes.
+        let mut t = Throttle::new();
+        t.last = Instant::now() - PROGRESS_INTERVAL;
+        assert!((0..64).any(|_| t.due(1)));
+        assert!(!t.due(2));
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1536), "1.5 kB");
+        assert_eq!(human_bytes(1_258_291), "1.2 MB");
     }
 
     #[test]
@@ -873,6 +1023,13 @@ pub struct Checkpoint {
     /// The schema without indexes and constraints is on the target.
     pub schema_done: bool,
     pub tables_done: Vec<String>,
+    /// Tables a run started and has not finished: checked empty on the
+    /// target (conflict `error`) and recorded before their rows are
+    /// committed, so rows a run committed before it was stopped (without
+    /// recording the table as done) are known to be its own and replaced
+    /// when it resumes.
+    #[serde(default)]
+    pub tables_started: Vec<String>,
     /// Indexes, constraints and triggers are on the target.
     #[serde(default)]
     pub post_done: bool,

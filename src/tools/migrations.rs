@@ -956,33 +956,56 @@ async fn copy_table_data(call: Call, a: CopyArgs) -> Result<ToolOutput, ToolErro
                 .suggestion("Give another instance or database URL as `target`."),
         );
     }
-    let ordered = transfer::dependency_order(&src, &tables)
-        .await
-        .map_err(|e| ToolError::new(ErrorCode::QueryFailed, e.to_string()))?;
+    let q = |e: transfer::TransferError| ToolError::new(ErrorCode::QueryFailed, e.to_string());
+    let ordered = transfer::dependency_order(&src, &tables).await.map_err(q)?;
+    let sizes = transfer::table_sizes(&src, &ordered).await.map_err(q)?;
+    let mut progress = TransferProgress::new(
+        ordered.iter().map(ToString::to_string).zip(sizes).collect(),
+        &[],
+    );
     let bytes = std::sync::atomic::AtomicU64::new(0);
-    let total = ordered.len() as u64;
-    let mut reports = Vec::new();
-    for (i, t) in ordered.iter().enumerate() {
-        call.progress(i as u64, Some(total), format!("copying {t}"))
-            .await;
-        match transfer::copy_table(&src, &dst, t, conflict, &bytes).await {
-            Ok(r) => reports.push(r),
-            Err(e) => {
-                let done: Vec<String> = reports.iter().map(|r| r.table.clone()).collect();
-                return Err(ToolError::new(ErrorCode::QueryFailed, e.to_string())
-                    .reason(if done.is_empty() {
-                        format!("nothing was copied; {t} is as it was on the target")
-                    } else {
-                        format!(
-                            "{t} is as it was on the target; copied before it: {}",
-                            done.join(", ")
-                        )
-                    })
-                    .suggestion("Fix the cause and copy the remaining tables again."));
+    let (events, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let work = async {
+        let events = events;
+        let mut reports = Vec::new();
+        for t in &ordered {
+            let name = t.to_string();
+            let observe = |f: transfer::Figures| {
+                let _ = events.send(TransferEvent::Figures(name.clone(), f));
+            };
+            match transfer::copy_table_observed(&src, &dst, t, conflict, &bytes, &observe).await {
+                Ok(r) => {
+                    let _ = events.send(TransferEvent::Finished(r.clone()));
+                    reports.push(r);
+                }
+                Err(e) => return Err((reports, t.clone(), e)),
             }
         }
-    }
-    call.progress(total, Some(total), "done").await;
+        Ok(reports)
+    };
+    let report = async {
+        while let Some(ev) = rx.recv().await {
+            progress.apply(&call, ev).await;
+        }
+    };
+    let (result, ()) = tokio::join!(work, report);
+    let reports = match result {
+        Ok(reports) => reports,
+        Err((reports, t, e)) => {
+            let done: Vec<String> = reports.iter().map(|r| r.table.clone()).collect();
+            return Err(ToolError::new(ErrorCode::QueryFailed, e.to_string())
+                .reason(if done.is_empty() {
+                    format!("nothing was copied; {t} is as it was on the target")
+                } else {
+                    format!(
+                        "{t} is as it was on the target; copied before it: {}",
+                        done.join(", ")
+                    )
+                })
+                .suggestion("Fix the cause and copy the remaining tables again."));
+        }
+    };
+    progress.send(&call, "done".to_owned()).await;
     let unverified: Vec<&str> = reports
         .iter()
         .filter(|r| !r.verified)
@@ -992,6 +1015,8 @@ async fn copy_table_data(call: Call, a: CopyArgs) -> Result<ToolOutput, ToolErro
         "target": target_name,
         "conflict": conflict,
         "tables": reports,
+        "rows": reports.iter().map(|r| r.rows_read).sum::<i64>(),
+        "bytes": bytes.load(std::sync::atomic::Ordering::Relaxed),
     }));
     if !unverified.is_empty() {
         out = out.warn(format!(
@@ -1100,6 +1125,34 @@ async fn migrate_instance(call: Call, a: MigrateArgs) -> Result<ToolOutput, Tool
     };
     let resumed = !cp.tables_done.is_empty() || cp.schema_done;
     cp.key = key;
+    // The tables and their sizes on the source: the order of the copy and
+    // the total of the progress (by bytes).
+    let tables = transfer::tables_of(&src, &schemas).await.map_err(q)?;
+    let ordered = transfer::dependency_order(&src, &tables).await.map_err(q)?;
+    let sizes = transfer::table_sizes(&src, &ordered).await.map_err(q)?;
+    let total = ordered.len() as u64;
+    let mut skipped = Vec::new();
+    let mut pending = Vec::new();
+    for (t, size) in ordered.iter().zip(&sizes) {
+        let name = t.to_string();
+        if cp.tables_done.contains(&name) {
+            skipped.push(name);
+        } else {
+            pending.push((*size, t.clone()));
+        }
+    }
+    // Tables an interrupted run started and did not finish: copied again
+    // from the start.
+    let restarted: Vec<String> = cp
+        .tables_started
+        .iter()
+        .filter(|t| !cp.tables_done.contains(t))
+        .cloned()
+        .collect();
+    let mut progress = TransferProgress::new(
+        ordered.iter().map(ToString::to_string).zip(sizes).collect(),
+        &skipped,
+    );
     let mut schema_copied = false;
     let mut schema_job: Option<SchemaJob> = None;
     if !a.data_only && !cp.schema_done {
@@ -1122,41 +1175,12 @@ async fn migrate_instance(call: Call, a: MigrateArgs) -> Result<ToolOutput, Tool
                 "Use data_only: true to copy only the data, or a target without these schemas.",
             ));
         }
-        call.progress(0, None, "copying the schema").await;
-        let version: String = src
-            .query_one("SHOW server_version_num", &[])
-            .await
-            .map_err(|e| ToolError::new(ErrorCode::QueryFailed, crate::pg::describe_error(&e)))?
-            .get(0);
-        let major = version.trim().parse::<u32>().unwrap_or(0) / 10000;
-        let tools =
-            crate::backup::pgtools::find(call.state.config.backup.pg_bin_dir.as_deref(), major)
-                .await
-                .map_err(|e| ToolError::new(ErrorCode::NotConfigured, e.to_string()))?;
-        let src_params = crate::db::connstr::ConnParams::parse(
-            call.instance
-                .db_url
-                .as_ref()
-                .map(|u| u.expose())
-                .unwrap_or_default(),
-        )
-        .map_err(|e| ToolError::invalid(e.to_string()))?;
-        let dst_url = match call
-            .state
-            .config
-            .instances
-            .iter()
-            .find(|i| i.name == a.target)
-        {
-            Some(inst) => inst
-                .db_url
-                .as_ref()
-                .map(|u| u.expose().to_owned())
-                .unwrap_or_default(),
-            None => a.target.clone(),
-        };
-        let dst_params = crate::db::connstr::ConnParams::parse(&dst_url)
-            .map_err(|e| ToolError::invalid(e.to_string()))?;
+        progress
+            .send(
+                &call,
+                format!("copying the schema of {}", schemas.join(", ")),
+            )
+            .await;
         let existing: Vec<String> = dst
             .query(
                 "SELECT nspname::text FROM pg_namespace WHERE nspname = ANY($1)",
@@ -1167,63 +1191,22 @@ async fn migrate_instance(call: Call, a: MigrateArgs) -> Result<ToolOutput, Tool
             .iter()
             .map(|r| r.get(0))
             .collect();
-        schema_job = Some(SchemaJob {
-            tools,
-            src: src_params,
-            dst: dst_params,
-            schemas: schemas.clone(),
-            existing,
-            work: call.state.config.data_dir.join("transfers"),
-        });
-    }
-    if let Some(job) = &schema_job
-        && !cp.schema_done
-    {
-        run_schema(&call, job, "pre-data").await?;
+        let job = schema_job_for(&call, &a.target, &schemas, existing).await?;
+        run_schema(&call, &job, "pre-data").await?;
         cp.schema_done = true;
         cp.save(&checkpoint_path).map_err(q)?;
         schema_copied = true;
-    }
-    let tables = transfer::tables_of(&src, &schemas).await.map_err(q)?;
-    let ordered = transfer::dependency_order(&src, &tables).await.map_err(q)?;
-    let total = ordered.len() as u64;
-    let bytes = std::sync::atomic::AtomicU64::new(0);
-    let mut skipped = Vec::new();
-    let mut pending = std::collections::VecDeque::new();
-    for t in &ordered {
-        let name = t.to_string();
-        if cp.tables_done.contains(&name) {
-            skipped.push(name);
-        } else {
-            pending.push_back(t.clone());
-        }
+        schema_job = Some(job);
     }
     // Without foreign keys on the target yet (the schema's constraints come
     // after the data), two tables load at a time, the largest first; with
     // them (data_only), one at a time in dependency order.
     let parallel = !a.data_only;
     if parallel {
-        let mut sized = Vec::new();
-        for t in pending.drain(..) {
-            let size: i64 = src
-                .query_one(
-                    "SELECT coalesce(pg_relation_size(to_regclass($1)), 0)",
-                    &[&format!(
-                        "\"{}\".\"{}\"",
-                        t.schema.replace('"', "\"\""),
-                        t.table.replace('"', "\"\"")
-                    )],
-                )
-                .await
-                .map(|r| r.get(0))
-                .unwrap_or(0);
-            sized.push((size, t));
-        }
-        sized.sort_by_key(|x| std::cmp::Reverse(x.0));
-        pending.extend(sized.into_iter().map(|(_, t)| t));
+        pending.sort_by_key(|x| std::cmp::Reverse(x.0));
     }
     let shared = tokio::sync::Mutex::new(Shared {
-        pending,
+        pending: pending.into_iter().map(|(_, t)| t).collect(),
         checkpoint: cp,
         reports: Vec::new(),
         failure: None,
@@ -1236,32 +1219,34 @@ async fn migrate_instance(call: Call, a: MigrateArgs) -> Result<ToolOutput, Tool
     } else {
         None
     };
-    let first = copy_worker(
-        &call,
-        &src,
-        &dst,
-        conflict,
-        &bytes,
-        &shared,
-        &checkpoint_path,
-        total,
-    );
-    match &second {
-        Some((s2, d2)) => {
-            let other = copy_worker(
-                &call,
-                s2,
-                d2,
-                conflict,
-                &bytes,
-                &shared,
-                &checkpoint_path,
-                total,
-            );
-            tokio::join!(first, other);
+    let bytes = std::sync::atomic::AtomicU64::new(0);
+    let (events, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let work = async {
+        let events = events;
+        let first = copy_worker(
+            &src,
+            &dst,
+            conflict,
+            &bytes,
+            &shared,
+            &checkpoint_path,
+            &events,
+        );
+        match &second {
+            Some((s2, d2)) => {
+                let other =
+                    copy_worker(s2, d2, conflict, &bytes, &shared, &checkpoint_path, &events);
+                tokio::join!(first, other);
+            }
+            None => first.await,
         }
-        None => first.await,
-    }
+    };
+    let report = async {
+        while let Some(ev) = rx.recv().await {
+            progress.apply(&call, ev).await;
+        }
+    };
+    tokio::join!(work, report);
     let Shared {
         checkpoint: mut cp,
         reports,
@@ -1281,14 +1266,16 @@ async fn migrate_instance(call: Call, a: MigrateArgs) -> Result<ToolOutput, Tool
             Some(job) => job,
             None => schema_job_for(&call, &a.target, &schemas, Vec::new()).await?,
         };
-        call.progress(total, Some(total), "creating indexes and constraints")
+        progress
+            .send(&call, "creating indexes and constraints".to_owned())
             .await;
         run_schema(&call, &job, "post-data").await?;
         cp.post_done = true;
         cp.save(&checkpoint_path).map_err(q)?;
     }
-    call.progress(total, Some(total), "done").await;
+    progress.send(&call, "done".to_owned()).await;
     let _ = std::fs::remove_file(&checkpoint_path);
+    let _ = std::fs::remove_file(checkpoint_path.with_extension("partial"));
     let unverified: Vec<String> = reports
         .iter()
         .filter(|r| !r.verified)
@@ -1300,6 +1287,7 @@ async fn migrate_instance(call: Call, a: MigrateArgs) -> Result<ToolOutput, Tool
         "schema_copied": schema_copied,
         "resumed": resumed,
         "skipped_tables": skipped,
+        "restarted_tables": restarted,
         "tables": reports,
         "rows": reports.iter().map(|r| r.rows_read).sum::<i64>(),
         "bytes": bytes.load(std::sync::atomic::Ordering::Relaxed),
@@ -1411,45 +1399,347 @@ struct Shared {
     failure: Option<(String, String)>,
 }
 
-/// Copies tables from the shared queue until it is empty or a copy failed.
-#[allow(clippy::too_many_arguments)]
+/// Copies tables from the shared queue until it is empty or a copy failed,
+/// telling `events` how each goes. A table is recorded as started in the
+/// checkpoint before its rows can be committed (for conflict `error`, once
+/// it is checked empty on the target), and as done once it is verified.
 async fn copy_worker(
-    call: &Call,
     src: &tokio_postgres::Client,
     dst: &tokio_postgres::Client,
     conflict: crate::transfer::Conflict,
     bytes: &std::sync::atomic::AtomicU64,
     shared: &tokio::sync::Mutex<Shared>,
     checkpoint_path: &std::path::Path,
-    total: u64,
+    events: &tokio::sync::mpsc::UnboundedSender<TransferEvent>,
 ) {
+    use crate::transfer::{self, Conflict};
     loop {
-        let t = {
+        let (t, was_started) = {
             let mut s = shared.lock().await;
             if s.failure.is_some() {
                 return;
             }
             match s.pending.pop_front() {
-                Some(t) => t,
+                Some(t) => {
+                    let started = s.checkpoint.tables_started.contains(&t.to_string());
+                    (t, started)
+                }
                 None => return,
             }
         };
-        let done = shared.lock().await.checkpoint.tables_done.len() as u64;
-        call.progress(done, Some(total), format!("copying {t}"))
-            .await;
-        let r = crate::transfer::copy_table(src, dst, &t, conflict, bytes).await;
+        let name = t.to_string();
+        let mut how = conflict;
+        let mut record = !was_started;
+        if conflict == Conflict::Error {
+            // Rows in a table the interrupted run had started are that
+            // run's (it checked the table empty first): replaced. Rows in
+            // any other table are refused by the copy.
+            match transfer::count_rows(dst, &t).await {
+                Ok(0) => {}
+                Ok(_) if was_started => how = Conflict::Overwrite,
+                Ok(_) => record = false,
+                Err(e) => {
+                    shared
+                        .lock()
+                        .await
+                        .failure
+                        .get_or_insert((name, e.to_string()));
+                    return;
+                }
+            }
+        }
+        if record {
+            let mut s = shared.lock().await;
+            s.checkpoint.tables_started.push(name.clone());
+            if let Err(e) = s.checkpoint.save(checkpoint_path) {
+                s.failure.get_or_insert((name.clone(), e.to_string()));
+                return;
+            }
+        }
+        let observe = |f: transfer::Figures| {
+            let _ = events.send(TransferEvent::Figures(name.clone(), f));
+        };
+        let r = transfer::copy_table_observed(src, dst, &t, how, bytes, &observe).await;
         let mut s = shared.lock().await;
         match r {
             Ok(report) => {
+                let _ = events.send(TransferEvent::Finished(report.clone()));
                 s.reports.push(report);
-                s.checkpoint.tables_done.push(t.to_string());
+                s.checkpoint.tables_done.push(name.clone());
+                s.checkpoint.tables_started.retain(|x| *x != name);
                 if let Err(e) = s.checkpoint.save(checkpoint_path) {
-                    s.failure.get_or_insert((t.to_string(), e.to_string()));
+                    s.failure.get_or_insert((name, e.to_string()));
                 }
             }
             Err(e) => {
-                s.failure.get_or_insert((t.to_string(), e.to_string()));
+                s.failure.get_or_insert((name, e.to_string()));
             }
         }
+    }
+}
+
+/// What the table copies of a transfer tell its progress reporter.
+enum TransferEvent {
+    /// A table's figures while it is copied or read back.
+    Figures(String, crate::transfer::Figures),
+    /// A table is copied (and checked).
+    Finished(crate::transfer::TableReport),
+}
+
+/// A transfer's progress, sent as MCP progress notifications: the value is
+/// the bytes copied (the `COPY` streams' byte count; a table already done
+/// by an earlier run counts with its size), the total the source's table
+/// sizes (`pg_table_size`, at least a page a table), corrected by the
+/// figures as they come in (a finished table counts with the bytes it
+/// took, a running one with at least the bytes it took so far): the
+/// percentage only grows. Every notification's value is above the last
+/// one's, as MCP requires; the message names the table and its rows and
+/// bytes.
+struct TransferProgress {
+    /// Each table's estimated size.
+    estimates: std::collections::HashMap<String, u64>,
+    /// Tables being copied: rows and bytes copied so far.
+    running: BTreeMap<String, (u64, u64)>,
+    /// Bytes of the tables done (their estimate for those skipped).
+    finished: u64,
+    /// Estimated bytes of the tables not done (running or waiting).
+    unfinished: u64,
+    tables_done: usize,
+    tables_total: usize,
+    /// The value of the last notification.
+    last: Option<u64>,
+}
+
+impl TransferProgress {
+    /// Smallest estimate of a table (an empty table still takes a step).
+    const MIN_ESTIMATE: u64 = 8192;
+
+    fn new(sizes: Vec<(String, u64)>, skipped: &[String]) -> Self {
+        let estimates: std::collections::HashMap<String, u64> = sizes
+            .into_iter()
+            .map(|(t, n)| (t, n.max(Self::MIN_ESTIMATE)))
+            .collect();
+        let finished = skipped.iter().filter_map(|t| estimates.get(t)).sum::<u64>();
+        let all = estimates.values().sum::<u64>();
+        TransferProgress {
+            tables_total: estimates.len(),
+            tables_done: skipped.len(),
+            unfinished: all.saturating_sub(finished),
+            finished,
+            estimates,
+            running: BTreeMap::new(),
+            last: None,
+        }
+    }
+
+    fn estimate(&self, table: &str) -> u64 {
+        self.estimates
+            .get(table)
+            .copied()
+            .unwrap_or(Self::MIN_ESTIMATE)
+    }
+
+    /// Bytes done and the estimated total.
+    fn figures(&self) -> (u64, u64) {
+        let running: u64 = self.running.values().map(|(_, b)| b).sum();
+        let over: u64 = self
+            .running
+            .iter()
+            .map(|(t, (_, b))| b.saturating_sub(self.estimate(t)))
+            .sum();
+        (
+            self.finished + running,
+            self.finished + self.unfinished + over,
+        )
+    }
+
+    fn percent(&self) -> u64 {
+        let (done, total) = self.figures();
+        if self.tables_done == self.tables_total {
+            100
+        } else {
+            done.saturating_mul(100)
+                .checked_div(total)
+                .map_or(0, |p| p.min(99))
+        }
+    }
+
+    fn overall(&self) -> String {
+        format!(
+            "{}% overall, {} of {} tables done",
+            self.percent(),
+            self.tables_done,
+            self.tables_total
+        )
+    }
+
+    /// The value and total of the next notification: the bytes done, or
+    /// one more than the last value when they did not grow.
+    fn step(&mut self) -> (u64, u64) {
+        let (done, total) = self.figures();
+        let value = match self.last {
+            Some(last) if done <= last => last + 1,
+            _ => done,
+        };
+        self.last = Some(value);
+        (value, total.max(value))
+    }
+
+    /// Sends `message` with the current figures.
+    async fn send(&mut self, call: &Call, message: String) {
+        let (value, total) = self.step();
+        call.progress(value, Some(total), message).await;
+    }
+
+    async fn apply(&mut self, call: &Call, ev: TransferEvent) {
+        let message = self.note(ev);
+        self.send(call, message).await;
+    }
+
+    /// Takes `ev` into the figures; the message that tells it.
+    fn note(&mut self, ev: TransferEvent) -> String {
+        use crate::transfer::{Stage, human_bytes};
+        match ev {
+            TransferEvent::Figures(table, f) => match f.stage {
+                Stage::Copying => {
+                    self.running.insert(table.clone(), (f.rows, f.bytes));
+                    let estimate = self.estimate(&table);
+                    let of_table = if f.bytes < estimate {
+                        format!(
+                            " ({}% of ~{})",
+                            f.bytes * 100 / estimate,
+                            human_bytes(estimate)
+                        )
+                    } else {
+                        String::new()
+                    };
+                    format!(
+                        "{table}: {} rows, {} copied{of_table}; {}",
+                        f.rows,
+                        human_bytes(f.bytes),
+                        self.overall()
+                    )
+                }
+                Stage::Verifying => format!(
+                    "{table}: checking the copy, {} rows read back; {}",
+                    f.rows,
+                    self.overall()
+                ),
+            },
+            TransferEvent::Finished(r) => {
+                self.running.remove(&r.table);
+                self.unfinished = self.unfinished.saturating_sub(self.estimate(&r.table));
+                self.finished += r.bytes;
+                self.tables_done += 1;
+                format!(
+                    "{}: {} rows, {} copied, {}; {}",
+                    r.table,
+                    r.rows_read,
+                    human_bytes(r.bytes),
+                    if r.verified {
+                        "verified"
+                    } else {
+                        "differs from the source after the copy"
+                    },
+                    self.overall()
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod transfer_progress_tests {
+    use super::*;
+    use crate::transfer::{Figures, Stage, TableReport};
+
+    fn finished(table: &str, rows: i64, bytes: u64) -> TransferEvent {
+        TransferEvent::Finished(TableReport {
+            table: table.into(),
+            format: "binary",
+            rows_read: rows,
+            bytes,
+            target_rows_before: 0,
+            target_rows_after: rows,
+            verified: true,
+            sequences_set: Vec::new(),
+            duration_ms: 1,
+        })
+    }
+
+    fn copying(table: &str, rows: u64, bytes: u64) -> TransferEvent {
+        TransferEvent::Figures(
+            table.into(),
+            Figures {
+                stage: Stage::Copying,
+                rows,
+                bytes,
+            },
+        )
+    }
+
+    #[test]
+    fn progress_is_by_bytes_and_only_grows() {
+        // a: estimated below what it takes, b: above, c: empty, d: done
+        // by an earlier run.
+        let mut p = TransferProgress::new(
+            vec![
+                ("s.a".into(), 100_000),
+                ("s.b".into(), 400_000),
+                ("s.c".into(), 0),
+                ("s.d".into(), 500_000),
+            ],
+            &["s.d".to_owned()],
+        );
+        let (v0, t0) = p.step();
+        assert_eq!((v0, t0), (500_000, 1_008_192));
+        let mut messages = Vec::new();
+        let mut last = (v0, 0);
+        for ev in [
+            copying("s.b", 10, 100_000),
+            copying("s.a", 50, 90_000),
+            copying("s.a", 100, 180_000),
+            TransferEvent::Figures(
+                "s.a".into(),
+                Figures {
+                    stage: Stage::Verifying,
+                    rows: 20,
+                    bytes: 30_000,
+                },
+            ),
+            finished("s.a", 120, 200_000),
+            copying("s.b", 20, 200_000),
+            finished("s.b", 30, 300_000),
+            finished("s.c", 0, 21),
+        ] {
+            messages.push(p.note(ev));
+            let (value, total) = p.step();
+            let percent = p.percent();
+            assert!(value > last.0, "{messages:?}");
+            assert!(percent >= last.1, "{messages:?}");
+            assert!(total >= value);
+            last = (value, percent);
+        }
+        assert_eq!(last.1, 100);
+        assert_eq!(p.figures(), (1_000_021, 1_000_021));
+        assert_eq!(
+            messages[1],
+            "s.a: 50 rows, 87.9 kB copied (90% of ~97.7 kB); 68% overall, 1 of 4 tables done"
+        );
+        assert!(
+            messages[2].starts_with("s.a: 100 rows, 175.8 kB copied; "),
+            "{}",
+            messages[2]
+        );
+        assert!(messages[3].starts_with("s.a: checking the copy, 20 rows read back; "));
+        assert_eq!(
+            messages[4],
+            "s.a: 120 rows, 195.3 kB copied, verified; 72% overall, 2 of 4 tables done"
+        );
+        assert!(
+            messages[7].ends_with("100% overall, 4 of 4 tables done"),
+            "{}",
+            messages[7]
+        );
     }
 }

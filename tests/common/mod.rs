@@ -56,6 +56,32 @@ impl Server {
         }
     }
 
+    /// As [`Server::start`], on an existing data directory (e.g. the one
+    /// of a server that was stopped), so state kept there carries over.
+    pub async fn start_in(
+        db: Option<TestDb>,
+        data_dir: tempfile::TempDir,
+        extra: &[&str],
+    ) -> Server {
+        let mut args: Vec<String> = vec![
+            "serve".into(),
+            "--data-dir".into(),
+            data_dir.path().display().to_string(),
+        ];
+        if let Some(db) = &db {
+            args.push("--db-url".into());
+            args.push(db.url.clone());
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut client = spawn_clean(&bin(), &args, &clean_env());
+        client.initialize().await.unwrap();
+        Server {
+            client,
+            data_dir,
+            db,
+        }
+    }
+
     pub async fn call(&mut self, tool: &str, args: Value) -> Value {
         self.client.call(tool, args).await.unwrap()
     }
