@@ -38,6 +38,122 @@ pub enum Command {
     Backup(BackupCommand),
     /// Restore a backup (into a new database, or over the database with --yes).
     Restore(RestoreArgs),
+    /// Create, list, apply, try, roll back, validate and repair migrations
+    /// (the migration tools, run against the migrations directory).
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The configured instance to run against (default: the first).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub instance: Option<String>,
+
+    #[command(subcommand)]
+    pub action: MigrateCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Local files and applied history side by side (list_migrations).
+    List,
+    /// Write a new migration file <version>_<name>.sql (create_migration).
+    New(MigrateNewArgs),
+    /// Apply the pending migration files in version order
+    /// (apply_pending_migrations; needs --yes).
+    Up(MigrateUpArgs),
+    /// Revert the newest applied migrations with their down migrations
+    /// (rollback_migration; needs --yes).
+    Down(MigrateDownArgs),
+    /// Run a local migration file or SQL in a transaction that is always
+    /// rolled back, and report what it would change (dry_run_migration).
+    DryRun(MigrateDryRunArgs),
+    /// Check the local files against the history; exits non-zero when there
+    /// are errors (validate_migrations).
+    Validate,
+    /// Mark versions applied or reverted in the history without running
+    /// anything (repair_migration_history; needs --yes).
+    Repair(MigrateRepairArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct MigrateNewArgs {
+    /// Migration name (made snake_case).
+    pub name: String,
+    /// Version (digits; default: now as YYYYMMDDHHMMSS).
+    #[arg(long)]
+    pub version: Option<String>,
+    /// The migration's SQL (default: an empty file to fill in).
+    #[arg(long, value_name = "SQL", conflicts_with = "sql_file")]
+    pub sql: Option<String>,
+    /// Read the migration's SQL from this file (`-`: standard input).
+    #[arg(long, value_name = "FILE")]
+    pub sql_file: Option<PathBuf>,
+    /// The SQL that reverts it (the down migration).
+    #[arg(long, value_name = "SQL", conflicts_with = "down_file")]
+    pub down: Option<String>,
+    /// Read the down migration's SQL from this file (`-`: standard input).
+    #[arg(long, value_name = "FILE")]
+    pub down_file: Option<PathBuf>,
+    /// Where the down migration goes: `block` (a trailing comment block,
+    /// the default) or `file` (down/<version>_<name>.sql).
+    #[arg(long, value_name = "STYLE", value_parser = ["block", "file"])]
+    pub down_style: Option<String>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct MigrateUpArgs {
+    /// Stop after this version.
+    #[arg(long, value_name = "VERSION")]
+    pub to_version: Option<String>,
+    /// Apply them all in one transaction (mode `batch`; default: a
+    /// transaction per migration, mode `each`).
+    #[arg(long)]
+    pub batch: bool,
+    /// Confirm applying the pending migrations.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct MigrateDownArgs {
+    /// How many of the newest applied migrations to revert (default 1).
+    #[arg(long, value_name = "N", conflicts_with = "to_version")]
+    pub last: Option<u32>,
+    /// Or revert every applied migration newer than this version.
+    #[arg(long, value_name = "VERSION")]
+    pub to_version: Option<String>,
+    /// Confirm the rollback.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct MigrateDryRunArgs {
+    /// A local migration's version (digits), or the path of an SQL file.
+    #[arg(
+        value_name = "VERSION|FILE",
+        required_unless_present = "sql",
+        conflicts_with = "sql"
+    )]
+    pub target: Option<String>,
+    /// Or the SQL to try.
+    #[arg(long, alias = "query", value_name = "SQL")]
+    pub sql: Option<String>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct MigrateRepairArgs {
+    /// The versions to mark.
+    #[arg(required = true, value_name = "VERSION")]
+    pub versions: Vec<String>,
+    /// `applied` (record them from their local files) or `reverted`
+    /// (remove them from the history).
+    #[arg(long, value_parser = ["applied", "reverted"])]
+    pub status: String,
+    /// Confirm changing the history.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Subcommand)]

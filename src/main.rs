@@ -129,6 +129,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Command::Migrate(args) => {
+            let config = Config::from_options(&opts).context("invalid configuration")?;
+            supabase_mcp::logging::set_redactor(config.redactor.clone());
+            let state = commands::migrate::state(config)?;
+            let (out, ok) = commands::migrate::migrate(&state, args).await;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         Command::Restore(args) => {
             let config = Config::from_options(&opts).context("invalid configuration")?;
             supabase_mcp::logging::set_redactor(config.redactor.clone());

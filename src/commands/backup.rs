@@ -14,7 +14,6 @@ use crate::groups::Group;
 use crate::result::{ErrorCode, ToolError};
 use crate::server::State;
 use crate::server::catalog::CatalogError;
-use crate::server::pipeline::{self, Incoming};
 
 /// Runs one tool call; with `confirm`, answers a confirmation request by
 /// calling again with its token. Returns the envelope and whether it is ok.
@@ -51,20 +50,12 @@ async fn call(state: &Arc<State>, tool: &str, args: Value, confirm: bool) -> (Va
 }
 
 async fn run(state: &Arc<State>, tool: &str, args: Map<String, Value>) -> Value {
-    match pipeline::run(state, tool, Some(args), Incoming::detached()).await {
-        Some(r) => r.structured_content.unwrap_or(Value::Null),
-        None => {
-            json!({"status": "error", "error": {"code": "internal", "message": format!("no tool {tool}")}})
-        }
-    }
+    super::run_tool(state, tool, args).await
 }
 
 /// The state with the `backups` group switched on.
-pub fn state(mut config: Config) -> Result<Arc<State>, CatalogError> {
-    if !config.groups.contains(&Group::Backups) {
-        config.groups.push(Group::Backups);
-    }
-    State::new(config)
+pub fn state(config: Config) -> Result<Arc<State>, CatalogError> {
+    super::state_with(config, Group::Backups)
 }
 
 /// `supabase-mcp backup ...`.
