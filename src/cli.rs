@@ -74,6 +74,31 @@ pub enum MigrateCommand {
     /// Mark versions applied or reverted in the history without running
     /// anything (repair_migration_history; needs --yes).
     Repair(MigrateRepairArgs),
+    /// The SQL that turns one schema into another (diff_schemas); with
+    /// --write NAME, written as a new migration (generate_migration_from_diff).
+    Diff(MigrateDiffArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct MigrateDiffArgs {
+    /// The schema to start from: an instance name, a database URL, or
+    /// `migrations` (the local files on a scratch database). Default: this
+    /// instance, or `migrations` with --write.
+    #[arg(long, value_name = "SIDE")]
+    pub source: Option<String>,
+    /// The schema to arrive at (same forms; default: this instance).
+    #[arg(long, value_name = "SIDE")]
+    pub target: Option<String>,
+    /// Compare only these schemas (repeatable; default: every user schema).
+    #[arg(long = "schema", value_name = "SCHEMA")]
+    pub schemas: Vec<String>,
+    /// Write the diff as a new migration with this name (its down part is
+    /// the reverse diff).
+    #[arg(long, value_name = "NAME")]
+    pub write: Option<String>,
+    /// Version of the written migration (default: now).
+    #[arg(long, value_name = "VERSION", requires = "write")]
+    pub version: Option<String>,
 }
 
 #[derive(Debug, Args, Default)]

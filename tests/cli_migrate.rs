@@ -423,3 +423,38 @@ fn migrate_without_a_database_says_what_to_do() {
     assert_eq!(out.status.code(), Some(0), "{v:#}");
     assert!(Path::new(v["data"]["path"].as_str().unwrap()).is_file());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_diff_shows_and_writes_what_the_files_lack() {
+    let db = TestDb::new().await.unwrap();
+    let m = Migrate::new(&db);
+    std::fs::write(
+        m.migrations().join(format!("{V1}_items.sql")),
+        "CREATE TABLE public.items (id bigint PRIMARY KEY);\n",
+    )
+    .unwrap();
+    let c = db.client().await.unwrap();
+    c.batch_execute("CREATE TABLE public.items (id bigint PRIMARY KEY); ALTER TABLE public.items ADD COLUMN label text;")
+        .await
+        .unwrap();
+
+    // Default sides: the files (on a scratch database) against the database.
+    let d = m.ok(&["diff"]);
+    let script = d["script"].as_str().unwrap();
+    assert!(
+        script.contains("ALTER TABLE public.items ADD COLUMN label text"),
+        "{d:#}"
+    );
+    assert!(!script.contains("CREATE TABLE"), "{d:#}");
+
+    // --write makes it a migration; then nothing is left to diff.
+    let w = m.ok(&["diff", "--write", "add label", "--version", V2]);
+    assert_eq!(w["written"], true, "{w:#}");
+    let file = m.migrations().join(format!("{V2}_add_label.sql"));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("ADD COLUMN label text"), "{text}");
+    let d = m.ok(&["diff"]);
+    assert_eq!(d["identical"], true, "{d:#}");
+    drop(c);
+    db.drop_database().await.unwrap();
+}

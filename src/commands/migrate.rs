@@ -171,6 +171,32 @@ pub async fn migrate(state: &Arc<State>, a: MigrateArgs) -> (Value, bool) {
             let (env, _) = call(state, "validate_migrations", with_instance(json!({}))).await;
             ok_if(env, |data| data["valid"] == json!(true))
         }
+        MigrateCommand::Diff(d) => {
+            let mut args = json!({"schemas": d.schemas});
+            if let Some(s) = &d.source {
+                args["source"] = json!(s);
+            }
+            if let Some(t) = &d.target {
+                args["target"] = json!(t);
+            }
+            let tool = match &d.write {
+                Some(name) => {
+                    args["name"] = json!(name);
+                    if let Some(v) = &d.version {
+                        args["version"] = json!(v);
+                    }
+                    "generate_migration_from_diff"
+                }
+                None => {
+                    if d.source.is_none() && d.target.is_none() {
+                        args["source"] = json!("migrations");
+                    }
+                    "diff_schemas"
+                }
+            };
+            let (env, _) = call(state, tool, with_instance(args)).await;
+            ok_if(env, |_| true)
+        }
         MigrateCommand::Repair(r) => {
             let args = with_instance(json!({"versions": r.versions, "status": r.status}));
             if r.yes {
