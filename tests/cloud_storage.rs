@@ -190,7 +190,7 @@ async fn update_storage_config_is_confirmed_and_sends_only_the_fields_given() {
         .iter()
         .find(|t| t["name"] == "update_storage_config")
         .unwrap();
-    assert_eq!(t["annotations"]["destructiveHint"], true, "{t}");
+    assert_ne!(t["annotations"]["destructiveHint"], false, "{t}");
     assert!(t["description"].as_str().unwrap().len() < 100);
 }
 

@@ -452,3 +452,66 @@ async fn management_api_errors_are_explained() {
     assert!(text(&res).contains("does not exist"), "{res}");
     assert!(!text(&res).contains(TOKEN));
 }
+
+/// The official server's `project_id` on the database tools: unscoped, it
+/// picks the project (through the Management API); scoped, another project
+/// is refused; on a self-hosted instance it is refused too.
+#[tokio::test(flavor = "multi_thread")]
+async fn project_id_on_database_tools_picks_the_project() {
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v1/projects/{PROJECT}/database/query")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!([{"one": 1}])))
+        .expect(1)
+        .mount(&mock)
+        .await;
+    let uri = mock.uri();
+    let mut s = Server::start_with_env(
+        None,
+        &[
+            "--mode",
+            "cloud",
+            "--access-token",
+            TOKEN,
+            "--api-url",
+            &uri,
+        ],
+        &[],
+    )
+    .await;
+    let tools = s.tools().await;
+    let exec = tools.iter().find(|t| t["name"] == "execute_sql").unwrap();
+    assert!(
+        exec["inputSchema"]["properties"]["project_id"].is_object(),
+        "{exec}"
+    );
+    let r = s
+        .call(
+            "execute_sql",
+            json!({"project_id": PROJECT, "query": "select 1 as one"}),
+        )
+        .await;
+    assert_eq!(ok(&r)["rows"][0]["one"], 1, "{r}");
+    let r = s
+        .call(
+            "execute_sql",
+            json!({"project_id": "Not-A-Ref", "query": "select 1"}),
+        )
+        .await;
+    assert_eq!(error_code(&r), "invalid_arguments", "{r}");
+    drop(s);
+
+    let remote = start(Via::Management, &[]).await;
+    let mut s = remote.server;
+    let other = "zyxwvutsrqponmlkjihg";
+    let r = s.call("list_tables", json!({"project_id": other})).await;
+    assert_eq!(error_code(&r), "invalid_arguments", "{r}");
+    assert!(text(&r).contains("scoped"), "{r}");
+    let r = s
+        .call(
+            "list_tables",
+            json!({"project_id": PROJECT, "schemas": ["public"]}),
+        )
+        .await;
+    assert_eq!(status(&r), "ok", "{r}");
+}

@@ -132,6 +132,15 @@ impl Catalog {
     }
 }
 
+/// The official server's database tools, which take a `project_id`.
+const OFFICIAL_DATABASE_TOOLS: [&str; 5] = [
+    "list_tables",
+    "list_extensions",
+    "list_migrations",
+    "apply_migration",
+    "execute_sql",
+];
+
 fn describe(def: &ToolDef, config: &Config, scoped: bool, multi: bool) -> Tool {
     let mut schema = def.input_schema.clone();
     let props = schema
@@ -152,11 +161,30 @@ fn describe(def: &ToolDef, config: &Config, scoped: bool, multi: bool) -> Tool {
         if def.may_need_confirmation() && !config.allow_destructive {
             props.insert(
                 "confirmation_token".into(),
-                json!({"type": "string", "description": "Token of a confirmation_required result for this call."}),
+                json!({"type": "string", "description": "From a confirmation_required result."}),
             );
         }
         if scoped && def.scope == Scope::Project {
             props.remove("project_id");
+        }
+        // The official server's database tools take `project_id`: accepted
+        // (and listed) where it can choose a project, in unscoped cloud mode.
+        if !scoped
+            && def.scope == Scope::Instance
+            && OFFICIAL_DATABASE_TOOLS.contains(&def.name)
+            && config
+                .instances
+                .first()
+                .is_some_and(|i| i.mode == crate::config::Mode::Cloud)
+        {
+            props.insert("project_id".into(), json!({"type": "string"}));
+        }
+        // Said once per list tool's description ("paginated"), not per field.
+        if let Some(Value::Object(offset)) = props.get_mut("offset") {
+            offset.remove("description");
+        }
+        if let Some(Value::Object(project)) = props.get_mut("project_id") {
+            project.insert("description".into(), Value::from("Project ref."));
         }
     }
     if scoped
@@ -166,11 +194,38 @@ fn describe(def: &ToolDef, config: &Config, scoped: bool, multi: bool) -> Tool {
         req.retain(|v| v != "project_id");
     }
     let read_only = def.kind == Kind::Read || (config.read_only && def.read_only_capable);
-    let annotations = ToolAnnotations::with_title(def.title)
-        .read_only(read_only)
-        .destructive(!read_only && (def.kind == Kind::Destructive || def.may_need_confirmation()))
-        .idempotent(def.idempotent)
-        .open_world(def.open_world);
+    // Only hints that differ from the protocol's defaults (read-only false,
+    // destructive true, idempotent false, open world true) are sent, and
+    // the write hints only for tools that write: every byte of tools/list
+    // is paid for in the model's context.
+    // A title that only spells out the name ("List tables") says nothing
+    // the name does not; clients show the name then.
+    let spelled: Vec<String> = def
+        .title
+        .to_lowercase()
+        .split(' ')
+        .filter(|w| !matches!(*w, "a" | "an" | "the"))
+        .map(str::to_owned)
+        .collect();
+    let mut annotations = if spelled.join("_") == def.name {
+        ToolAnnotations::new()
+    } else {
+        ToolAnnotations::with_title(def.title)
+    };
+    if read_only {
+        annotations = annotations.read_only(true);
+    } else {
+        let destructive = def.kind == Kind::Destructive || def.may_need_confirmation();
+        if !destructive {
+            annotations = annotations.destructive(false);
+        }
+        if def.idempotent {
+            annotations = annotations.idempotent(true);
+        }
+    }
+    if !def.open_world {
+        annotations = annotations.open_world(false);
+    }
     let mut tool =
         Tool::new(def.name, def.description, Arc::new(schema)).with_annotations(annotations);
     if let Some(data) = &def.output_schema {

@@ -148,7 +148,7 @@ async fn prepare_and_run(
     incoming: Incoming,
 ) -> Outcome {
     let cfg = &state.config;
-    let Some(instance) = cfg.instance(instance_name).cloned() else {
+    let Some(mut instance) = cfg.instance(instance_name).cloned() else {
         let names: Vec<&str> = cfg.instances.iter().map(|i| i.name.as_str()).collect();
         return err_outcome(
             ToolError::invalid(format!(
@@ -174,6 +174,51 @@ async fn prepare_and_run(
             }
             _ => {
                 args.insert("project_id".into(), Value::String(scoped.to_owned()));
+            }
+        }
+    }
+
+    // Instance tools (the database tools) take the official server's
+    // `project_id` too: the configured project, or in an unscoped cloud
+    // setup any project the token can reach (through the Management API,
+    // since the configured database URL belongs to another project).
+    if def.scope == Scope::Instance
+        && let Some(value) = args.remove("project_id")
+    {
+        let Value::String(p) = value else {
+            return err_outcome(ToolError::invalid("project_id must be a string"));
+        };
+        match (instance.project_ref.as_deref(), instance.mode) {
+            (Some(configured), _) if configured != p => {
+                return err_outcome(
+                    ToolError::invalid(format!(
+                        "this server is scoped to project `{configured}`; `{p}` is not allowed"
+                    ))
+                    .suggestion("Omit project_id: the scoped project is used automatically."),
+                );
+            }
+            (Some(_), _) => {}
+            (None, crate::config::Mode::Cloud) => {
+                let valid = p.len() == 20 && p.chars().all(|c| c.is_ascii_lowercase());
+                if !valid {
+                    return err_outcome(
+                        ToolError::invalid(format!("`{p}` is not a project ref")).suggestion(
+                            "A project ref is 20 lowercase letters; list_projects shows them.",
+                        ),
+                    );
+                }
+                instance.project_ref = Some(p);
+                instance.db_url = None;
+                instance.pooler_url = None;
+                instance.supabase_url = None;
+            }
+            (None, _) => {
+                return err_outcome(
+                    ToolError::invalid(
+                        "project_id applies to cloud projects; this instance is self-hosted",
+                    )
+                    .suggestion("Omit project_id, or name a configured instance with `instance`."),
+                );
             }
         }
     }

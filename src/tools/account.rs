@@ -44,7 +44,7 @@ pub fn tools() -> Vec<ToolDef> {
     vec![
         tool("list_organizations", Group::Account, Kind::Read)
             .title("List organizations")
-            .description("The organizations of the access token's user, with ids and names.")
+            .description("Organizations of the access token: ids and names.")
             .scope(Scope::Account)
             .handler(list_organizations),
         tool("get_organization", Group::Account, Kind::Read)
@@ -54,22 +54,22 @@ pub fn tools() -> Vec<ToolDef> {
             .handler(get_organization),
         tool("list_projects", Group::Account, Kind::Read)
             .title("List projects")
-            .description("Every cloud project the access token can see: ref, name, region, status.")
+            .description("Cloud projects: ref, name, region, status.")
             .scope(Scope::Account)
             .handler(list_projects),
         tool("get_project", Group::Account, Kind::Read)
             .title("Get a project")
-            .description("One cloud project's name, organization, region, status and database version.")
+            .description("One cloud project: name, organization, region, status, version.")
             .scope(Scope::Account)
             .handler(get_project),
         tool("get_cost", Group::Account, Kind::Read)
             .title("Get the cost")
-            .description("What a new project or branch would cost in an organization; confirm it with confirm_cost.")
+            .description("Cost of a new project or branch in an organization; confirm with confirm_cost.")
             .scope(Scope::Account)
             .handler(get_cost),
         tool("confirm_cost", Group::Account, Kind::Read)
             .title("Confirm a cost")
-            .description("Record that the user accepted a cost from get_cost; returns the confirm_cost_id.")
+            .description("Record the user's acceptance of a cost from get_cost; returns confirm_cost_id.")
             .scope(Scope::Account)
             .handler(confirm_cost),
         tool("create_project", Group::Account, Kind::Write)
@@ -103,21 +103,21 @@ pub struct NoArgs {}
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrganizationArgs {
-    /// Organization id (its slug), from list_organizations.
+    /// Organization slug.
     pub id: String,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectIdArgs {
-    /// Project ref (20 lowercase letters), from list_projects.
+    /// Project ref.
     pub id: String,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectArgs {
-    /// Project ref (20 lowercase letters), from list_projects.
+    /// Project ref.
     pub project_id: String,
 }
 
@@ -162,7 +162,7 @@ impl Recurrence {
 pub struct GetCostArgs {
     /// What to price.
     pub r#type: CostType,
-    /// Organization id (its slug), from list_organizations.
+    /// Organization slug.
     pub organization_id: String,
 }
 
@@ -286,11 +286,11 @@ impl<'de> Deserialize<'de> for Region {
 pub struct CreateProjectArgs {
     /// Name of the new project.
     pub name: String,
-    /// Region to place it in, nearest the app's users.
+    /// Region, nearest the app's users.
     pub region: Region,
-    /// Organization id (its slug), from list_organizations.
+    /// Organization slug.
     pub organization_id: String,
-    /// Id from confirm_cost for this organization's project cost.
+    /// From confirm_cost.
     pub confirm_cost_id: String,
 }
 

@@ -22,11 +22,11 @@ pub fn tools() -> Vec<ToolDef> {
     vec![
         tool("test_connection", Group::Database, Kind::Read)
             .title("Test connection")
-            .description("Check each configured way to reach the instance (database URL, pooler URL, REST API): latency, server version, role, TLS; failures come with the likely cause and a fix.")
+            .description("Check each way to reach the instance (database, pooler, REST), with fixes.")
             .handler(test_connection),
         tool("provision_execute_sql", Group::Database, Kind::Write)
             .title("Provision SQL over REST")
-            .description("Create public.execute_sql (service_role only) so SQL works over the REST API without a database URL. Without a database connection, returns the SQL to run in the SQL editor.")
+            .description("Create public.execute_sql (service_role only) for SQL over REST when there is no database URL.")
             .idempotent(true)
             .assess(|_| Some("creates function public.execute_sql (security definer, executable by service_role only)".into()))
             .handler(provision_execute_sql),
@@ -165,7 +165,7 @@ async fn test_connection(call: Call, _a: TestConnectionArgs) -> Result<ToolOutpu
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProvisionArgs {
-    /// Only return the SQL (to review or run in the SQL editor); change nothing.
+    /// Only return the SQL; change nothing.
     #[serde(default)]
     pub sql_only: bool,
 }

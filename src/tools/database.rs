@@ -22,27 +22,26 @@ pub fn tools() -> Vec<ToolDef> {
     vec![
         tool("list_instances", Group::Database, Kind::Read)
             .title("List instances")
-            .description("List the configured Supabase instances: name, mode and which connections are set up (never the secrets).")
-            .output::<InstancesOut>()
+            .description("Configured instances, their mode and connections (never secrets).")
             .handler(list_instances),
         tool("list_tables", Group::Database, Kind::Read)
             .title("List tables")
-            .description("List tables with estimated rows, size, RLS status and comment. Filter by schema and name pattern; `verbose` adds columns and keys. Paginated.")
+            .description("Tables with row estimate, size, RLS and comment; `verbose` adds columns and keys.")
             .handler(list_tables),
         tool("describe_table", Group::Database, Kind::Read)
             .title("Describe table")
-            .description("Describe one table: columns (type, default, nullability, identity/generated), primary key, indexes, constraints, foreign keys both ways, triggers, RLS policies and size.")
+            .description("One table: columns, keys, indexes, constraints, foreign keys, triggers, policies.")
             .handler(describe_table),
         tool("execute_sql", Group::Database, Kind::Write)
             .title("Execute SQL")
-            .description("Run SQL in a transaction and return typed rows. `params` bind $1... (one statement). Read-only when the server or `read_only` says so. Destructive statements need confirmation; file/program access is refused. Large results spill to a file.")
+            .description("Run SQL in a transaction; typed rows, `params` bind $1. Destructive SQL needs confirmation.")
             .read_only_capable()
             .idempotent(false)
             .assess(assess_execute_sql)
             .handler(execute_sql),
         tool("get_result_page", Group::Database, Kind::Read)
             .title("Read a spilled result")
-            .description("Read rows of a large result that was written to a file, by result_id, with offset and limit.")
+            .description("Read rows of a spilled result by result_id.")
             .handler(get_result_page),
     ]
 }
@@ -95,20 +94,20 @@ async fn list_instances(call: Call, _a: NoArgs) -> Result<ToolOutput, ToolError>
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListTablesArgs {
-    /// Schemas to list (default: every schema that is not a system schema).
+    /// Default: all non-system schemas.
     #[serde(default)]
     #[schemars(example = ["public"])]
     pub schemas: Option<Vec<String>>,
-    /// SQL LIKE pattern on the table name, e.g. `user%`.
+    /// SQL LIKE pattern, e.g. `user%`.
     #[serde(default)]
     pub name_pattern: Option<String>,
-    /// Add columns, primary key and foreign keys for each table.
+    /// Add columns and keys.
     #[serde(default)]
     pub verbose: bool,
     /// Rows to skip (pagination).
     #[serde(default)]
     pub offset: Option<u32>,
-    /// Most tables to return (default 100, at most 1000).
+    /// Default 100, at most 1000.
     #[serde(default)]
     pub limit: Option<u32>,
 }
@@ -268,7 +267,7 @@ async fn foreign_keys(db: &Backend, oid: u32, side: &str) -> Result<Value, ToolE
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DescribeTableArgs {
-    /// Schema of the table (default `public`).
+    /// Default `public`.
     #[serde(default)]
     pub schema: Option<String>,
     /// Table name.
@@ -399,25 +398,23 @@ async fn describe_table(call: Call, a: DescribeTableArgs) -> Result<ToolOutput, 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExecuteSqlArgs {
-    /// The SQL to run (one or more statements).
+    /// SQL (one or more statements).
     #[schemars(example = &"select id, username from public.profiles limit 10")]
     pub query: String,
-    /// Values for $1, $2... (single statement only). Strings, numbers, booleans
-    /// or null; objects and arrays are passed as JSON text. Cast where the type
-    /// is ambiguous, e.g. `$1::int`.
+    /// Values for $1, $2.. (one statement); objects go as JSON text; cast if ambiguous (`$1::int`).
     #[serde(default)]
     #[schemars(example = [json!(42)])]
     pub params: Option<Vec<Value>>,
-    /// Run in a read-only transaction even when the server allows writes.
+    /// Force a read-only transaction.
     #[serde(default)]
     pub read_only: bool,
-    /// Statement timeout in seconds (default: the server's query timeout).
+    /// Seconds (default: the server's).
     #[serde(default)]
     pub timeout_secs: Option<u64>,
-    /// Most rows to return inline (default: the server's max rows); the rest spill to a file.
+    /// Rows inline (default: the server's limit); the rest spill.
     #[serde(default)]
     pub max_rows: Option<usize>,
-    /// Format of the spill file for large results: `jsonl` (default) or `csv`.
+    /// Spill file format (default `jsonl`).
     #[serde(default)]
     pub spill_format: Option<Format>,
 }
@@ -626,7 +623,7 @@ async fn execute_remote(
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResultPageArgs {
-    /// The result id from a result's `spill.result_id`.
+    /// A result's `spill.result_id`.
     pub result_id: String,
     /// Index of the first row (0-based).
     #[serde(default)]

@@ -33,12 +33,12 @@ pub fn tools() -> Vec<ToolDef> {
     vec![
         tool("get_logs", Group::Debugging, Kind::Read)
             .title("Get service logs")
-            .description("Recent logs of one service of a cloud project (the last minute unless a window is given).")
+            .description("Logs of one service of a cloud project (default: the last minute).")
             .scope(Scope::Project)
             .handler(get_logs),
         tool("query_logs", Group::Debugging, Kind::Read)
             .title("Query logs with SQL")
-            .description("Run SQL over a cloud project's log tables (edge_logs, postgres_logs...), window up to 24 h.")
+            .description("SQL over a cloud project's log tables (edge_logs, postgres_logs...); window ≤ 24 h.")
             .scope(Scope::Project)
             .handler(query_logs),
         tool("get_advisors", Group::Debugging, Kind::Read)
@@ -135,10 +135,10 @@ pub struct GetLogsArgs {
     pub project_id: Option<String>,
     /// Service whose logs to read.
     pub service: LogService,
-    /// Window start, ISO 8601 (default: 1 minute before the end).
+    /// ISO 8601 (default: a minute before the end).
     #[serde(default)]
     pub iso_timestamp_start: Option<String>,
-    /// Window end, ISO 8601 (default: now); at most 24 h after the start.
+    /// ISO 8601 (default: now); window at most 24 h.
     #[serde(default)]
     pub iso_timestamp_end: Option<String>,
 }
@@ -149,12 +149,12 @@ pub struct QueryLogsArgs {
     /// Project ref (20 lowercase letters).
     #[serde(default)]
     pub project_id: Option<String>,
-    /// Log SQL (BigQuery dialect) over edge_logs, postgres_logs, auth_logs...; add a LIMIT.
+    /// BigQuery SQL over edge_logs, postgres_logs, auth_logs...; add a LIMIT.
     pub sql: String,
-    /// Window start, ISO 8601 (default: 1 minute before the end).
+    /// ISO 8601 (default: a minute before the end).
     #[serde(default)]
     pub iso_timestamp_start: Option<String>,
-    /// Window end, ISO 8601 (default: now); at most 24 h after the start.
+    /// ISO 8601 (default: now); window at most 24 h.
     #[serde(default)]
     pub iso_timestamp_end: Option<String>,
 }
@@ -184,7 +184,7 @@ pub struct AdvisorArgs {
     pub project_id: Option<String>,
     /// Which advisor to run.
     pub r#type: AdvisorType,
-    /// Objects listed per lint (default 20, at most 500).
+    /// Objects per lint (default 20, at most 500).
     #[serde(default)]
     pub limit: Option<u64>,
 }

@@ -24,18 +24,22 @@ pub fn tools() -> Vec<ToolDef> {
     vec![
         tool("get_project_url", Group::Development, Kind::Read)
             .title("Get project URL")
-            .description("Get the API URL of a project (cloud: https://<ref>.supabase.co) or of the self-hosted instance.")
+            .description("API URL of a cloud project or of the self-hosted instance.")
             .scope(Scope::Project)
             .handler(get_project_url),
         tool("get_publishable_keys", Group::Development, Kind::Read)
             .title("Get publishable keys")
-            .description("A cloud project's client-safe API keys (publishable and legacy anon), never secret ones.")
+            .description(
+                "A project's client-safe keys (publishable, legacy anon); never secret ones.",
+            )
             .scope(Scope::Project)
+            .open_world()
             .handler(get_publishable_keys),
         tool("generate_typescript_types", Group::Development, Kind::Read)
             .title("Generate TypeScript types")
             .description("TypeScript types of a cloud project's database schemas, for supabase-js.")
             .scope(Scope::Project)
+            .open_world()
             .handler(generate_typescript_types),
     ]
 }

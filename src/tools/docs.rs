@@ -47,7 +47,9 @@ pub fn tools() -> Vec<ToolDef> {
     vec![
         tool("search_docs", Group::Docs, Kind::Read)
             .title("Search the Supabase docs")
-            .description("Query the Supabase documentation with GraphQL (the schema comes with the first result).")
+            .description(
+                "Search the Supabase docs with GraphQL (the schema comes with the first result).",
+            )
             .open_world()
             .handler(search_docs),
     ]

@@ -59,7 +59,7 @@ pub fn tools() -> Vec<ToolDef> {
     vec![
         tool("list_edge_functions", Group::Functions, Kind::Read)
             .title("List edge functions")
-            .description("The edge functions of a cloud project with their status and version.")
+            .description("Edge functions of a cloud project: status and version.")
             .scope(Scope::Project)
             .handler(list_edge_functions),
         tool("get_edge_function", Group::Functions, Kind::Read)
@@ -104,7 +104,7 @@ pub struct GetFunctionArgs {
 #[serde(deny_unknown_fields)]
 #[schemars(inline)]
 pub struct DeployFileArg {
-    /// Path relative to the function, e.g. index.ts or ../_shared/cors.ts.
+    /// Relative path, e.g. index.ts or ../_shared/cors.ts.
     pub name: String,
     /// File contents (text).
     pub content: String,
@@ -116,16 +116,16 @@ pub struct DeployArgs {
     /// Project ref (20 lowercase letters).
     #[serde(default)]
     pub project_id: Option<String>,
-    /// Function name (slug): a letter, then letters, digits, '-' or '_'.
+    /// Function slug: letters, digits, '-' or '_'.
     pub name: String,
-    /// Entry file, one of `files` (e.g. index.ts).
+    /// Entry file among `files`.
     pub entrypoint_path: String,
-    /// Import map file among `files` (default: deno.json or import_map.json if sent).
+    /// Import map among `files` (default: deno.json or import_map.json).
     #[serde(default)]
     pub import_map_path: Option<String>,
-    /// Require a valid JWT on calls (true unless the function is public).
+    /// Require a valid JWT on calls.
     pub verify_jwt: bool,
-    /// All source files of the function.
+    /// Source files.
     pub files: Vec<DeployFileArg>,
 }
 

@@ -25,43 +25,43 @@ pub fn tools() -> Vec<ToolDef> {
     vec![
         tool("list_schemas", Group::Database, Kind::Read)
             .title("List schemas")
-            .description("List schemas with owner, table/view/function counts, size and comment; `managed` marks Supabase-managed ones (auth, storage...). System schemas are left out. Paginated.")
+            .description("Schemas with owner, object counts, size, comment; `managed` marks Supabase's own.")
             .handler(list_schemas),
         tool("list_views", Group::Database, Kind::Read)
             .title("List views")
-            .description("List views and materialized views with security_invoker/security_barrier and comment; `definition` adds the SQL. Default: all non-system schemas. Paginated.")
+            .description("Views and materialized views with security options; `definition` adds SQL.")
             .handler(list_views),
         tool("list_functions", Group::Database, Kind::Read)
             .title("List functions")
-            .description("List functions and procedures: signature, return type, language, volatility, SECURITY DEFINER, settings; `definition` adds the source. Default: user schemas. Paginated.")
+            .description("Functions and procedures: signature, returns, language, volatility, security.")
             .handler(list_functions),
         tool("list_triggers", Group::Database, Kind::Read)
             .title("List triggers")
-            .description("List triggers: table, timing, events, row/statement level, function and whether enabled. Filter by schemas and table. Paginated.")
+            .description("Triggers: table, timing, events, level, function, enabled.")
             .handler(list_triggers),
         tool("list_policies", Group::Database, Kind::Read)
             .title("List RLS policies")
-            .description("List RLS policies (roles, command, USING, WITH CHECK) and flag tables with RLS on but no policy, or RLS off in API-exposed schemas. Paginated.")
+            .description("RLS policies; flags tables with RLS on but no policy, or RLS off in exposed schemas.")
             .handler(list_policies),
         tool("list_types", Group::Database, Kind::Read)
             .title("List types")
-            .description("List enums (labels in order), composite types (attributes) and domains (base type, constraints). Default: user schemas, no extension members. Paginated.")
+            .description("Enums (labels in order), composite types and domains.")
             .handler(list_types),
         tool("list_extensions", Group::Database, Kind::Read)
             .title("List extensions")
-            .description("List installed extensions (version, schema) and available ones (default version, comment); `installed_only` keeps the installed. Paginated.")
+            .description("Installed extensions (version, schema) and available ones.")
             .handler(list_extensions),
         tool("list_roles", Group::Database, Kind::Read)
             .title("List roles")
-            .description("List roles: attributes (login, superuser, bypassrls...), connection limit, expiry, settings, memberships. Never password hashes. Paginated.")
+            .description("Roles: attributes, limits, settings, memberships (never password hashes).")
             .handler(list_roles),
         tool("schema_access_matrix", Group::Database, Kind::Read)
             .title("Schema access matrix")
-            .description("For anon, authenticated, service_role, authenticator, postgres (plus `roles`) and each schema: USAGE, CREATE and table access (read/write/none). Paginated over schemas.")
+            .description("Per Supabase role and schema: USAGE, CREATE and table access.")
             .handler(schema_access_matrix),
         tool("check_permissions", Group::Database, Kind::Read)
             .title("Check permissions")
-            .description("Check the grants a role (default: the connected one) needs to manage auth, storage or realtime, with the GRANT statements that fix what is missing (text only, never run).")
+            .description("Grants a role lacks to manage auth, storage or realtime, with the fixing GRANTs.")
             .handler(check_permissions),
     ]
 }
@@ -315,7 +315,7 @@ fn check_pattern(p: &Option<String>) -> Result<(), ToolError> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListSchemasArgs {
-    /// SQL LIKE pattern on the schema name.
+    /// SQL LIKE pattern on the name.
     #[serde(default)]
     pub name_pattern: Option<String>,
     /// Leave out Supabase-managed schemas.
@@ -324,7 +324,7 @@ pub struct ListSchemasArgs {
     /// Items to skip.
     #[serde(default)]
     pub offset: Option<u32>,
-    /// Most items to return (default 100, at most 1000).
+    /// Default 100, at most 1000.
     #[serde(default)]
     pub limit: Option<u32>,
 }
@@ -377,23 +377,23 @@ async fn list_schemas(call: Call, a: ListSchemasArgs) -> Result<ToolOutput, Tool
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListViewsArgs {
-    /// Schemas to list (default: all non-system schemas).
+    /// Default: all non-system schemas.
     #[serde(default)]
     #[schemars(example = ["public"])]
     pub schemas: Option<Vec<String>>,
-    /// SQL LIKE pattern on the view name.
+    /// SQL LIKE pattern on the name.
     #[serde(default)]
     pub name_pattern: Option<String>,
-    /// Add each view's SQL definition.
+    /// Add the SQL definition.
     #[serde(default)]
     pub definition: bool,
-    /// Include views that belong to extensions.
+    /// Include extension members.
     #[serde(default)]
     pub include_extensions: bool,
     /// Items to skip.
     #[serde(default)]
     pub offset: Option<u32>,
-    /// Most items to return (default 100, at most 1000).
+    /// Default 100, at most 1000.
     #[serde(default)]
     pub limit: Option<u32>,
 }
@@ -523,23 +523,23 @@ pub(crate) fn short_list(names: &[String]) -> String {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListFunctionsArgs {
-    /// Schemas to list (default: user schemas, not the Supabase-managed ones).
+    /// Default: user schemas.
     #[serde(default)]
     #[schemars(example = ["public"])]
     pub schemas: Option<Vec<String>>,
-    /// SQL LIKE pattern on the function name.
+    /// SQL LIKE pattern on the name.
     #[serde(default)]
     pub name_pattern: Option<String>,
-    /// Add each function's full CREATE statement.
+    /// Add the CREATE statement.
     #[serde(default)]
     pub definition: bool,
-    /// Include functions that belong to extensions.
+    /// Include extension members.
     #[serde(default)]
     pub include_extensions: bool,
     /// Items to skip.
     #[serde(default)]
     pub offset: Option<u32>,
-    /// Most items to return (default 100, at most 1000).
+    /// Default 100, at most 1000.
     #[serde(default)]
     pub limit: Option<u32>,
 }
@@ -635,7 +635,7 @@ async fn list_functions(call: Call, a: ListFunctionsArgs) -> Result<ToolOutput, 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListTriggersArgs {
-    /// Schemas to list (default: all non-system schemas).
+    /// Default: all non-system schemas.
     #[serde(default)]
     #[schemars(example = ["public"])]
     pub schemas: Option<Vec<String>>,
@@ -645,7 +645,7 @@ pub struct ListTriggersArgs {
     /// Items to skip.
     #[serde(default)]
     pub offset: Option<u32>,
-    /// Most items to return (default 100, at most 1000).
+    /// Default 100, at most 1000.
     #[serde(default)]
     pub limit: Option<u32>,
 }
@@ -720,7 +720,7 @@ async fn list_triggers(call: Call, a: ListTriggersArgs) -> Result<ToolOutput, To
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListPoliciesArgs {
-    /// Schemas to list (default: all non-system schemas).
+    /// Default: all non-system schemas.
     #[serde(default)]
     #[schemars(example = ["public"])]
     pub schemas: Option<Vec<String>>,
@@ -730,7 +730,7 @@ pub struct ListPoliciesArgs {
     /// Items to skip.
     #[serde(default)]
     pub offset: Option<u32>,
-    /// Most items to return (default 100, at most 1000).
+    /// Default 100, at most 1000.
     #[serde(default)]
     pub limit: Option<u32>,
 }
@@ -847,23 +847,23 @@ pub enum TypeKind {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListTypesArgs {
-    /// Schemas to list (default: user schemas, not the Supabase-managed ones).
+    /// Default: user schemas.
     #[serde(default)]
     #[schemars(example = ["public"])]
     pub schemas: Option<Vec<String>>,
-    /// SQL LIKE pattern on the type name.
+    /// SQL LIKE pattern on the name.
     #[serde(default)]
     pub name_pattern: Option<String>,
     /// Only this kind of type.
     #[serde(default)]
     pub kind: Option<TypeKind>,
-    /// Include types that belong to extensions.
+    /// Include extension members.
     #[serde(default)]
     pub include_extensions: bool,
     /// Items to skip.
     #[serde(default)]
     pub offset: Option<u32>,
-    /// Most items to return (default 100, at most 1000).
+    /// Default 100, at most 1000.
     #[serde(default)]
     pub limit: Option<u32>,
 }
@@ -980,13 +980,13 @@ pub struct ListExtensionsArgs {
     /// Only installed extensions.
     #[serde(default)]
     pub installed_only: bool,
-    /// SQL LIKE pattern on the extension name.
+    /// SQL LIKE pattern on the name.
     #[serde(default)]
     pub name_pattern: Option<String>,
     /// Items to skip.
     #[serde(default)]
     pub offset: Option<u32>,
-    /// Most items to return (default 100, at most 1000).
+    /// Default 100, at most 1000.
     #[serde(default)]
     pub limit: Option<u32>,
 }
@@ -1042,16 +1042,16 @@ async fn list_extensions(call: Call, a: ListExtensionsArgs) -> Result<ToolOutput
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListRolesArgs {
-    /// SQL LIKE pattern on the role name.
+    /// SQL LIKE pattern on the name.
     #[serde(default)]
     pub name_pattern: Option<String>,
-    /// Include PostgreSQL's predefined `pg_*` roles.
+    /// Include `pg_*` roles.
     #[serde(default)]
     pub include_system: bool,
     /// Items to skip.
     #[serde(default)]
     pub offset: Option<u32>,
-    /// Most items to return (default 100, at most 1000).
+    /// Default 100, at most 1000.
     #[serde(default)]
     pub limit: Option<u32>,
 }
@@ -1152,16 +1152,16 @@ const MATRIX_ROLES: [&str; 5] = [
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccessMatrixArgs {
-    /// More roles to show besides anon, authenticated, service_role, authenticator and postgres.
+    /// Roles besides the Supabase ones.
     #[serde(default)]
     pub roles: Option<Vec<String>>,
-    /// Schemas to show (default: all non-system schemas).
+    /// Default: all non-system schemas.
     #[serde(default)]
     pub schemas: Option<Vec<String>>,
     /// Schemas to skip.
     #[serde(default)]
     pub offset: Option<u32>,
-    /// Most schemas to return (default 100, at most 1000).
+    /// Default 100, at most 1000.
     #[serde(default)]
     pub limit: Option<u32>,
 }
@@ -1309,10 +1309,10 @@ pub enum Area {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckPermissionsArgs {
-    /// What to check: `auth`, `storage`, `realtime` or `all` (default).
+    /// Default `all`.
     #[serde(default)]
     pub area: Area,
-    /// Role to check (default: the connected role).
+    /// Default: the connected role.
     #[serde(default)]
     pub role: Option<String>,
 }

@@ -34,12 +34,12 @@ pub fn tools() -> Vec<ToolDef> {
     vec![
         tool("list_migrations", Group::Database, Kind::Read)
             .title("List migrations")
-            .description("Applied migrations and local files side by side: applied, pending, missing_locally or modified.")
+            .description("Applied migrations and local files: applied, pending, missing_locally or modified.")
             .read_only_capable()
             .handler(list_migrations),
         tool("apply_migration", Group::Database, Kind::Write)
             .title("Apply a migration")
-            .description("Apply SQL as a migration, recorded in supabase_migrations.schema_migrations in the same transaction.")
+            .description("Apply SQL as a migration, recorded in supabase_migrations.schema_migrations.")
             .long_running()
             .assess(assess_apply)
             .handler(apply_migration),
@@ -316,7 +316,7 @@ pub struct ApplyArgs {
     pub name: String,
     /// The SQL.
     pub query: String,
-    /// Version (digits), e.g. a local file's; default: now (YYYYMMDDHHMMSS).
+    /// Digits, e.g. a local file's (default: now).
     #[serde(default)]
     pub version: Option<String>,
     /// Also write the migration file.

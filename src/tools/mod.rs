@@ -108,9 +108,80 @@ pub fn schema_of<A: JsonSchema>() -> Map<String, Value> {
         obj.insert("additionalProperties".into(), Value::Bool(false));
     }
     strip_null_defaults(&mut v);
+    inline_enums(&mut v);
     match v {
         Value::Object(m) => m,
         _ => Map::new(),
+    }
+}
+
+/// Replaces references to definitions that are plain string enums with
+/// the enum itself (`{"$ref": "#/$defs/Format"}` or an `anyOf` of it and
+/// null becomes `{"type": "string", "enum": [...]}`), and drops `$defs`
+/// left unused: shorter schemas that every client reads the same way.
+fn inline_enums(v: &mut Value) {
+    let Some(obj) = v.as_object_mut() else {
+        return;
+    };
+    let Some(Value::Object(defs)) = obj.get("$defs").cloned() else {
+        return;
+    };
+    let simple: Map<String, Value> = defs
+        .into_iter()
+        .filter(|(_, d)| d.get("enum").is_some() && d.get("properties").is_none())
+        .map(|(k, mut d)| {
+            if let Some(m) = d.as_object_mut() {
+                m.remove("title");
+                if !m.contains_key("type") {
+                    m.insert("type".into(), Value::from("string"));
+                }
+            }
+            (k, d)
+        })
+        .collect();
+    fn walk(v: &mut Value, simple: &Map<String, Value>) {
+        match v {
+            Value::Object(m) => {
+                let target = |r: &Value| {
+                    r.as_str()
+                        .and_then(|r| r.strip_prefix("#/$defs/"))
+                        .and_then(|name| simple.get(name))
+                        .cloned()
+                };
+                let mut replacement = m.get("$ref").and_then(target);
+                if replacement.is_none()
+                    && let Some(Value::Array(any)) = m.get("anyOf")
+                    && any.len() == 2
+                    && any
+                        .iter()
+                        .any(|a| a.get("type").and_then(Value::as_str) == Some("null"))
+                {
+                    replacement = any.iter().find_map(|a| a.get("$ref").and_then(target));
+                }
+                if let Some(Value::Object(enum_schema)) = replacement {
+                    m.remove("$ref");
+                    m.remove("anyOf");
+                    for (k, val) in enum_schema {
+                        m.entry(k).or_insert(val);
+                    }
+                }
+                m.values_mut().for_each(|x| walk(x, simple));
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| walk(x, simple)),
+            _ => {}
+        }
+    }
+    for (k, val) in obj.iter_mut() {
+        if k != "$defs" {
+            walk(val, &simple);
+        }
+    }
+    let text = serde_json::to_string(&*obj).unwrap_or_default();
+    if let Some(Value::Object(defs)) = obj.get_mut("$defs") {
+        defs.retain(|name, _| text.contains(&format!("\"#/$defs/{name}\"")));
+        if defs.is_empty() {
+            obj.remove("$defs");
+        }
     }
 }
 
@@ -122,6 +193,8 @@ pub fn schema_of<A: JsonSchema>() -> Map<String, Value> {
 fn strip_null_defaults(v: &mut Value) {
     match v {
         Value::Object(m) => {
+            // Examples cost context on every tools/list; descriptions say enough.
+            m.remove("examples");
             if m.get("default") == Some(&Value::Null)
                 || (m.get("default") == Some(&Value::Bool(false))
                     && m.get("type").and_then(Value::as_str) == Some("boolean"))
@@ -311,12 +384,19 @@ pub fn all_tools() -> Vec<ToolDef> {
     v.extend(schema_diff::tools());
     v.extend(backup_wal::tools());
     v.extend(development::tools());
-    v.extend(account::tools());
-    v.extend(debugging::tools());
-    v.extend(branching::tools());
-    v.extend(functions::tools());
-    v.extend(cloud_storage::tools());
-    v.extend(docs::tools());
+    // Tools that talk to Supabase's hosted APIs act on an open world.
+    let hosted = |tools: Vec<ToolDef>| {
+        tools.into_iter().map(|mut t| {
+            t.open_world = true;
+            t
+        })
+    };
+    v.extend(hosted(account::tools()));
+    v.extend(hosted(debugging::tools()));
+    v.extend(hosted(branching::tools()));
+    v.extend(hosted(functions::tools()));
+    v.extend(hosted(cloud_storage::tools()));
+    v.extend(hosted(docs::tools()));
     v
 }
 

@@ -26,19 +26,19 @@ pub fn tools() -> Vec<ToolDef> {
     vec![
         tool("database_stats", Group::Database, Kind::Read)
             .title("Database statistics")
-            .description("Database size, cache hit ratios (heap, index), commits/rollbacks, deadlocks, temp files, conflicts, top 10 tables by dead rows, and the 5 longest-running active queries.")
+            .description("Size, cache hit ratios, deadlocks, temp files, dead rows, longest queries.")
             .handler(database_stats),
         tool("monitor_connections", Group::Database, Kind::Read)
             .title("Monitor connections")
-            .description("Connections vs max_connections, grouped by role, application, client and state; longest idle-in-transaction session; recommendations. Groups are paginated.")
+            .description("Connections vs max_connections by role, application, client, state.")
             .handler(monitor_connections),
         tool("health_check", Group::Database, Kind::Read)
             .title("Health check")
-            .description("Reachability and latency, version, uptime, recovery, replication slots and lag, blocked locks, old transactions, wraparound risk; overall ok/warning/critical with reasons.")
+            .description("Health: latency, replication lag, blocked locks, old transactions, wraparound.")
             .handler(health_check),
         tool("index_advice", Group::Database, Kind::Read)
             .title("Index advice")
-            .description("Unused and duplicate indexes, foreign keys without a covering index (with CREATE INDEX), heavily seq-scanned large tables, top queries from pg_stat_statements. Nothing is run.")
+            .description("Unused/duplicate indexes, unindexed foreign keys, seq-scanned tables, top queries.")
             .handler(index_advice),
     ]
 }
@@ -224,7 +224,7 @@ pub struct MonitorConnectionsArgs {
     /// Groups to skip.
     #[serde(default)]
     pub offset: Option<u32>,
-    /// Most groups to return (default 100, at most 1000).
+    /// Default 100, at most 1000.
     #[serde(default)]
     pub limit: Option<u32>,
 }
@@ -699,7 +699,7 @@ fn human_bytes(b: i64) -> String {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IndexAdviceArgs {
-    /// Schemas to check (default: user schemas, not the Supabase-managed ones).
+    /// Default: user schemas.
     #[serde(default)]
     #[schemars(example = ["public"])]
     pub schemas: Option<Vec<String>>,

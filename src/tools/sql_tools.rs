@@ -20,11 +20,11 @@ pub fn tools() -> Vec<ToolDef> {
     vec![
         tool("validate_sql", Group::Database, Kind::Read)
             .title("Validate SQL")
-            .description("Parse SQL without running it: each statement's kind and safety level (read, write, destructive, forbidden), or the syntax error with line, column and a likely fix.")
+            .description("Parse SQL without running it: each statement's safety level, or the syntax error and a fix.")
             .handler(validate_sql),
         tool("explain_query", Group::Database, Kind::Read)
             .title("Explain a query")
-            .description("Show a statement's plan (JSON) with a summary: cost, rows, costliest nodes, sequential scans of big tables. `analyze` runs it in a transaction that is rolled back; for writes it needs confirmation.")
+            .description("A statement's plan and summary; `analyze` runs it, rolled back.")
             .assess(assess_explain)
             .handler(explain_query),
     ]
@@ -33,7 +33,7 @@ pub fn tools() -> Vec<ToolDef> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ValidateSqlArgs {
-    /// The SQL to check (one or more statements).
+    /// SQL (one or more statements).
     #[schemars(example = &"select id from public.profiles where username = 'x'")]
     pub query: String,
 }
@@ -118,25 +118,25 @@ async fn explain_remote(
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExplainQueryArgs {
-    /// One statement: SELECT, VALUES, INSERT, UPDATE, DELETE, MERGE or CREATE TABLE AS.
+    /// One SELECT, VALUES, INSERT, UPDATE, DELETE, MERGE or CREATE TABLE AS.
     #[schemars(example = &"select * from public.posts where author_id = $1")]
     pub query: String,
-    /// Values for $1, $2... (as in execute_sql).
+    /// As in execute_sql.
     #[serde(default)]
     pub params: Option<Vec<Value>>,
-    /// Run the statement to get actual times and rows (rolled back afterwards).
+    /// Run it for actual times and rows (rolled back).
     #[serde(default)]
     pub analyze: bool,
     /// Add buffer usage.
     #[serde(default)]
     pub buffers: bool,
-    /// Add output columns, schemas and more detail.
+    /// More detail.
     #[serde(default)]
     pub verbose: bool,
-    /// Add the settings that differ from their defaults and affect planning.
+    /// Add non-default planner settings.
     #[serde(default)]
     pub settings: bool,
-    /// Statement timeout in seconds (default: the server's query timeout).
+    /// Seconds (default: the server's).
     #[serde(default)]
     pub timeout_secs: Option<u64>,
 }
