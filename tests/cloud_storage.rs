@@ -134,6 +134,28 @@ async fn get_storage_config_shows_the_limit_and_features() {
     assert_eq!(reqs[0].url.path(), config_path(OTHER));
 }
 
+/// An answer with only the limit and the two long-standing features (older
+/// or newer API versions leave the rest out) still reads.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_minimal_storage_config_answer_reads() {
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(config_path(OTHER)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "fileSizeLimit": 1048576,
+            "features": {"imageTransformation": {"enabled": false}, "s3Protocol": {"enabled": true}}
+        })))
+        .mount(&mock)
+        .await;
+    let mut s = start(&mock, false, &[]).await;
+    let r = s
+        .call("get_storage_config", json!({"project_id": OTHER}))
+        .await;
+    let d = ok(&r);
+    assert_eq!(d["fileSizeLimit"], 1048576, "{d}");
+    assert_eq!(d["features"]["s3Protocol"]["enabled"], true, "{d}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn update_storage_config_is_confirmed_and_sends_only_the_fields_given() {
     let mock = MockServer::start().await;
