@@ -91,7 +91,7 @@ async fn two_databases_compare_and_the_plan_makes_them_equal() {
     // Dropping a column is the one destructive step, and it is marked.
     assert_eq!(d["destructive"].as_array().unwrap().len(), 1, "{d}");
     assert_eq!(d["destructive"][0]["object"], "public.items.old_col", "{d}");
-    assert!(script.contains("-- destructive: changes column public.items.old_col"));
+    assert!(script.contains("-- destructive: drops column public.items.old_col"));
     // Nothing ran on either side.
     let cols: i64 = connect(&a_url)
         .await
