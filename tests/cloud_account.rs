@@ -17,8 +17,8 @@ use tokio::io::AsyncReadExt;
 use wiremock::matchers::{any, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-const TOKEN: &str = "sbp_0123456789abcdef0123456789abcdef01234567";
-const PROJECT: &str = "abcdefghijklmnopqrst";
+const TOKEN: &str = CLOUD_TOKEN;
+const PROJECT: &str = CLOUD_PROJECT;
 const OTHER: &str = "zyxwvutsrqponmlkjihg";
 const ORG: &str = "acme-corp";
 const OTHER_ORG: &str = "other_org";
@@ -72,19 +72,7 @@ fn organization(plan: Option<&str>) -> Value {
 }
 
 async fn start(mock: &MockServer, extra: &[&str]) -> Server {
-    let uri = mock.uri();
-    let mut args = vec![
-        "--mode",
-        "cloud",
-        "--access-token",
-        TOKEN,
-        "--api-url",
-        &uri,
-        "--features",
-        "account",
-    ];
-    args.extend_from_slice(extra);
-    Server::start(None, &args).await
+    start_cloud(&mock.uri(), "account", false, extra).await
 }
 
 async fn requests(mock: &MockServer) -> Vec<Request> {

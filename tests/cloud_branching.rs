@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-const TOKEN: &str = "sbp_0123456789abcdef0123456789abcdef01234567";
-const PROJECT: &str = "abcdefghijklmnopqrst";
+const TOKEN: &str = CLOUD_TOKEN;
+const PROJECT: &str = CLOUD_PROJECT;
 const OTHER: &str = "zyxwvutsrqponmlkjihg";
 /// The development branch of PROJECT: its id and its own project ref.
 const BRANCH_ID: &str = "0b6f8c2e-3d4a-4c2b-9a1e-6f7d8e9a0b1c";
@@ -47,22 +47,7 @@ fn project_branches() -> Value {
 }
 
 async fn start(mock: &MockServer, scoped: bool, extra: &[&str]) -> Server {
-    let uri = mock.uri();
-    let mut args = vec![
-        "--mode",
-        "cloud",
-        "--access-token",
-        TOKEN,
-        "--api-url",
-        &uri,
-        "--features",
-        "branching",
-    ];
-    if scoped {
-        args.extend(["--project-ref", PROJECT]);
-    }
-    args.extend_from_slice(extra);
-    Server::start(None, &args).await
+    start_cloud(&mock.uri(), "branching", scoped, extra).await
 }
 
 async fn requests(mock: &MockServer) -> Vec<Request> {

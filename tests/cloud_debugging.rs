@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-const TOKEN: &str = "sbp_0123456789abcdef0123456789abcdef01234567";
-const PROJECT: &str = "abcdefghijklmnopqrst";
+const TOKEN: &str = CLOUD_TOKEN;
+const PROJECT: &str = CLOUD_PROJECT;
 const OTHER: &str = "zyxwvutsrqponmlkjihg";
 
 fn logs_path(project: &str) -> String {
@@ -24,22 +24,7 @@ fn logs_path(project: &str) -> String {
 
 /// A server in cloud mode against `mock`, scoped to PROJECT when `scoped`.
 async fn start(mock: &MockServer, scoped: bool, extra: &[&str]) -> Server {
-    let uri = mock.uri();
-    let mut args = vec![
-        "--mode",
-        "cloud",
-        "--access-token",
-        TOKEN,
-        "--api-url",
-        &uri,
-        "--features",
-        "debugging",
-    ];
-    if scoped {
-        args.extend(["--project-ref", PROJECT]);
-    }
-    args.extend_from_slice(extra);
-    Server::start(None, &args).await
+    start_cloud(&mock.uri(), "debugging", scoped, extra).await
 }
 
 async fn requests(mock: &MockServer) -> Vec<Request> {

@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-const TOKEN: &str = "sbp_0123456789abcdef0123456789abcdef01234567";
-const PROJECT: &str = "abcdefghijklmnopqrst";
+const TOKEN: &str = CLOUD_TOKEN;
+const PROJECT: &str = CLOUD_PROJECT;
 const OTHER: &str = "zyxwvutsrqponmlkjihg";
 const PUBLISHABLE: &str = "sb_publishable_Qx7rT2mN8vK3pL9wZc4Y1A_d5eF6gH7";
 const SECRET: &str = "sb_secret_Vn3kP8qR2tW6yZ9bC4dF7gJ1mL5sX0aE";
@@ -36,22 +36,7 @@ fn jwt(role: &str) -> String {
 }
 
 async fn start(mock: &MockServer, scoped: bool, extra: &[&str]) -> Server {
-    let uri = mock.uri();
-    let mut args = vec![
-        "--mode",
-        "cloud",
-        "--access-token",
-        TOKEN,
-        "--api-url",
-        &uri,
-        "--features",
-        "development",
-    ];
-    if scoped {
-        args.extend(["--project-ref", PROJECT]);
-    }
-    args.extend_from_slice(extra);
-    Server::start(None, &args).await
+    start_cloud(&mock.uri(), "development", scoped, extra).await
 }
 
 async fn requests(mock: &MockServer) -> Vec<Request> {

@@ -14,29 +14,14 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-const TOKEN: &str = "sbp_0123456789abcdef0123456789abcdef01234567";
-const PROJECT: &str = "abcdefghijklmnopqrst";
+const TOKEN: &str = CLOUD_TOKEN;
+const PROJECT: &str = CLOUD_PROJECT;
 const OTHER: &str = "zyxwvutsrqponmlkjihg";
 const FN_ID: &str = "5b1f0c9e-7a41-4a53-9f3e-0d2c6f1e8a77";
 const BOUNDARY: &str = "----bundle-7d3f";
 
 async fn start(mock: &MockServer, scoped: bool, extra: &[&str]) -> Server {
-    let uri = mock.uri();
-    let mut args = vec![
-        "--mode",
-        "cloud",
-        "--access-token",
-        TOKEN,
-        "--api-url",
-        &uri,
-        "--features",
-        "functions",
-    ];
-    if scoped {
-        args.extend(["--project-ref", PROJECT]);
-    }
-    args.extend_from_slice(extra);
-    Server::start(None, &args).await
+    start_cloud(&mock.uri(), "functions", scoped, extra).await
 }
 
 async fn requests(mock: &MockServer) -> Vec<Request> {

@@ -12,27 +12,12 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-const TOKEN: &str = "sbp_0123456789abcdef0123456789abcdef01234567";
-const PROJECT: &str = "abcdefghijklmnopqrst";
+const TOKEN: &str = CLOUD_TOKEN;
+const PROJECT: &str = CLOUD_PROJECT;
 const OTHER: &str = "zyxwvutsrqponmlkjihg";
 
 async fn start(mock: &MockServer, scoped: bool, extra: &[&str]) -> Server {
-    let uri = mock.uri();
-    let mut args = vec![
-        "--mode",
-        "cloud",
-        "--access-token",
-        TOKEN,
-        "--api-url",
-        &uri,
-        "--features",
-        "storage",
-    ];
-    if scoped {
-        args.extend(["--project-ref", PROJECT]);
-    }
-    args.extend_from_slice(extra);
-    Server::start(None, &args).await
+    start_cloud(&mock.uri(), "storage", scoped, extra).await
 }
 
 async fn requests(mock: &MockServer) -> Vec<Request> {

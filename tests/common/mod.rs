@@ -135,3 +135,28 @@ pub fn text(r: &Value) -> String {
 pub fn is_error(r: &Value) -> bool {
     r["isError"] == json!(true)
 }
+
+/// The access token the cloud tests' servers use (never in any output).
+pub const CLOUD_TOKEN: &str = "sbp_0123456789abcdef0123456789abcdef01234567";
+/// The project a scoped cloud server is scoped to.
+pub const CLOUD_PROJECT: &str = "abcdefghijklmnopqrst";
+
+/// Starts the server in cloud mode against a mock Management API at
+/// `api_url` with one feature group, scoped to [`CLOUD_PROJECT`] when asked.
+pub async fn start_cloud(api_url: &str, features: &str, scoped: bool, extra: &[&str]) -> Server {
+    let mut args = vec![
+        "--mode",
+        "cloud",
+        "--access-token",
+        CLOUD_TOKEN,
+        "--api-url",
+        api_url,
+        "--features",
+        features,
+    ];
+    if scoped {
+        args.extend(["--project-ref", CLOUD_PROJECT]);
+    }
+    args.extend_from_slice(extra);
+    Server::start(None, &args).await
+}
