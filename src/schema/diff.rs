@@ -785,7 +785,7 @@ impl Differ<'_> {
         // each column through text, drop the old type.
         let (schema, name) = key.split_once('.').unwrap_or(("public", key));
         let old_name = format!("{}_old", unquote(name));
-        let old_ident = format!("\"{}\"", old_name.replace('"', "\"\""));
+        let old_ident = crate::pg::quote_ident(&old_name);
         let mut sqls = vec![format!("ALTER TYPE {key} RENAME TO {old_ident}")];
         let values: Vec<String> = new.iter().map(|v| literal(v)).collect();
         sqls.push(format!("CREATE TYPE {key} AS ENUM ({})", values.join(", ")));
