@@ -28,10 +28,12 @@ pub enum Group {
     /// Self-hosted configuration: env, JWT keys, secrets.
     Selfhosted,
     Dokploy,
+    /// Management API areas beyond the official server (cloud).
+    Management,
 }
 
 impl Group {
-    pub const ALL: [Group; 14] = [
+    pub const ALL: [Group; 15] = [
         Group::Database,
         Group::Migrations,
         Group::Backups,
@@ -46,6 +48,7 @@ impl Group {
         Group::Branching,
         Group::Selfhosted,
         Group::Dokploy,
+        Group::Management,
     ];
 
     /// Groups enabled when `--features` is not given.
@@ -74,6 +77,7 @@ impl Group {
             Group::Branching => "branching",
             Group::Selfhosted => "selfhosted",
             Group::Dokploy => "dokploy",
+            Group::Management => "management",
         }
     }
 

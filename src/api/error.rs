@@ -327,13 +327,15 @@ impl ApiError {
             | ProgenitorError::InvalidUpgrade(e)
             | ProgenitorError::ResponseBodyError(e) => Self::from_reqwest(service, e, redactor),
             ProgenitorError::InvalidResponsePayload(bytes, e) => {
-                let excerpt = truncate_chars(&String::from_utf8_lossy(&bytes), 120);
+                // Neither the body nor the values the parser quotes are
+                // shown: an answer may hold secrets the redactor does not know.
                 ApiError::InvalidResponse {
                     service,
                     status: None,
                     message: redactor.scrub(&format!(
-                        "the response body does not match the expected shape ({e}); \
-                         it starts with: {excerpt}"
+                        "the response body ({} bytes) does not match the expected shape ({})",
+                        bytes.len(),
+                        without_quoted_values(&e.to_string())
                     )),
                     suggestion: "The service may run a different version than the client \
                                  expects; check the service version."
@@ -440,6 +442,26 @@ fn json_message(v: &serde_json::Value, depth: u8) -> Option<String> {
 
 fn collapse_whitespace(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A parser message with the contents of its double-quoted values left out
+/// (`invalid type: string "…", expected u64`); field names, in backticks,
+/// stay.
+pub fn without_quoted_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        if c == '"' {
+            if quoted {
+                out.push('…');
+            }
+            quoted = !quoted;
+            out.push(c);
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn truncate_chars(s: &str, max: usize) -> String {
@@ -575,6 +597,20 @@ impl From<ApiError> for ToolError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parser_messages_lose_their_quoted_values() {
+        assert_eq!(
+            without_quoted_values(
+                r#"invalid type: string "sb_secret_x", expected u64 at line 1 column 9"#
+            ),
+            r#"invalid type: string "…", expected u64 at line 1 column 9"#
+        );
+        assert_eq!(
+            without_quoted_values("missing field `with_data` at line 1 column 280"),
+            "missing field `with_data` at line 1 column 280"
+        );
+    }
 
     #[test]
     fn message_prefers_json_fields() {

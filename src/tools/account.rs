@@ -21,7 +21,7 @@ use super::{Kind, Scope, ToolDef, tool};
 use crate::api::generated::management::types::{
     OrganizationResponseV1, OrganizationSlug, ProjectRef, V1CreateProjectBody,
     V1CreateProjectBodyRegion, V1OrganizationSlugResponsePlan, V1ProjectResponse,
-    V1ProjectWithDatabaseResponse, V1ProjectWithDatabaseResponseStatus as Status,
+    V1ProjectWithDatabaseResponse,
 };
 use crate::api::{CallOptions, ManagementApi};
 use crate::groups::Group;
@@ -466,9 +466,10 @@ struct ProjectCost {
     warning: Option<String>,
 }
 
-/// Projects that count against a plan: all but paused and removed ones.
-fn is_active(s: Status) -> bool {
-    !matches!(s, Status::Inactive | Status::GoingDown | Status::Removed)
+/// Projects that count against a plan: all but paused and removed ones
+/// (a state the API adds later counts, so the cost is never understated).
+fn is_active(status: &str) -> bool {
+    !matches!(status, "INACTIVE" | "GOING_DOWN" | "REMOVED")
 }
 
 /// Prices a new project from the organization's plan and its active
@@ -488,7 +489,7 @@ async fn project_cost(
     let active = projects
         .iter()
         .filter(|p| p.organization_slug.as_str() == org.as_str() || p.organization_id == **org)
-        .filter(|p| is_active(p.status))
+        .filter(|p| is_active(&p.status))
         .count();
     let plan = details.plan;
     let (amount, basis, warning) = match plan {
@@ -733,7 +734,7 @@ async fn pause_project(call: Call, a: ProjectArgs) -> Result<ToolOutput, ToolErr
     out.insert("id".into(), json!(project.as_str()));
     out.insert("name".into(), json!(before.name));
     out.insert("previous_status".into(), json!(before.status.to_string()));
-    if matches!(before.status, Status::Inactive | Status::Pausing) {
+    if matches!(before.status.as_str(), "INACTIVE" | "PAUSING") {
         out.insert("changed".into(), json!(false));
         out.insert(
             "next_step".into(),
@@ -761,14 +762,14 @@ async fn restore_project(call: Call, a: ProjectArgs) -> Result<ToolOutput, ToolE
     out.insert("name".into(), json!(before.name));
     out.insert("previous_status".into(), json!(before.status.to_string()));
     let running = matches!(
-        before.status,
-        Status::ActiveHealthy
-            | Status::ActiveUnhealthy
-            | Status::ComingUp
-            | Status::Restoring
-            | Status::Restarting
-            | Status::Upgrading
-            | Status::Resizing
+        before.status.as_str(),
+        "ACTIVE_HEALTHY"
+            | "ACTIVE_UNHEALTHY"
+            | "COMING_UP"
+            | "RESTORING"
+            | "RESTARTING"
+            | "UPGRADING"
+            | "RESIZING"
     );
     if running {
         out.insert("changed".into(), json!(false));
@@ -778,7 +779,7 @@ async fn restore_project(call: Call, a: ProjectArgs) -> Result<ToolOutput, ToolE
         );
         return Ok(ToolOutput::untrusted(Value::Object(out)));
     }
-    if before.status == Status::Pausing {
+    if before.status == "PAUSING" {
         return Err(
             ToolError::invalid(format!("project `{}` is still pausing", project.as_str()))
                 .suggestion(
