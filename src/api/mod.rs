@@ -14,6 +14,7 @@
 //! ```
 
 pub mod auth;
+pub mod catalog;
 pub mod dokploy;
 pub mod error;
 pub mod http;
