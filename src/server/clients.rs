@@ -14,6 +14,9 @@ pub struct Clients {
     config: ApiConfig,
     redactor: Redactor,
     management: Mutex<HashMap<String, ManagementApi>>,
+    /// Clients of instances signed in with OAuth, with the token generation
+    /// they were built for.
+    oauth_management: Mutex<HashMap<String, (u64, ManagementApi)>>,
     auth: Mutex<HashMap<String, AuthApi>>,
     storage: Mutex<HashMap<String, StorageApi>>,
     dokploy: Mutex<HashMap<String, DokployApi>>,
@@ -55,6 +58,9 @@ impl Clients {
 
     /// The Management API client of `inst` (needs an access token).
     pub fn management(&self, inst: &Instance) -> Result<ManagementApi, ToolError> {
+        if let Some(login) = &inst.oauth {
+            return self.management_oauth(inst, login);
+        }
         let Some(token) = &inst.access_token else {
             return Err(not_configured(
                 inst,
@@ -66,6 +72,29 @@ impl Clients {
             ManagementApi::new(&inst.api_url, token, &self.config, &self.redactor)
                 .map_err(ToolError::from)
         })
+    }
+
+    /// The Management API client of an instance using the stored OAuth
+    /// login (only set when no personal access token is configured): the
+    /// token is refreshed before it expires, and the client rebuilt when it
+    /// changed.
+    fn management_oauth(
+        &self,
+        inst: &Instance,
+        login: &crate::oauth::TokenSource,
+    ) -> Result<ManagementApi, ToolError> {
+        let (generation, token) = login.current()?;
+        if let Ok(m) = self.oauth_management.lock()
+            && let Some((built_for, client)) = m.get(&inst.name)
+            && *built_for == generation
+        {
+            return Ok(client.clone());
+        }
+        let client = ManagementApi::new(&inst.api_url, &token, &self.config, &self.redactor)?;
+        if let Ok(mut m) = self.oauth_management.lock() {
+            m.insert(inst.name.clone(), (generation, client.clone()));
+        }
+        Ok(client)
     }
 
     fn supabase_key<'a>(
