@@ -214,6 +214,26 @@ async fn a_docs_api_that_cannot_be_reached_is_a_clear_error() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_docs_url_option_wins_over_the_environment() {
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/flag/graphql"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": {"searchDocs": {"nodes": []}}})),
+        )
+        .mount(&mock)
+        .await;
+    let flag = format!("{}/flag/graphql", mock.uri());
+    let mut s = start_at("http://127.0.0.1:1/graphql", &["--docs-url", &flag]).await;
+    let r = s.call("search_docs", json!({"graphql_query": QUERY})).await;
+    assert!(!is_error(&r), "{r}");
+    let reqs = mock.received_requests().await.unwrap();
+    assert!(!reqs.is_empty());
+    assert!(reqs.iter().all(|r| r.url.path() == "/flag/graphql"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_bad_docs_url_is_explained() {
     let mut s = start_at("ftp://docs.example.com/graphql", &[]).await;
     let r = s.call("search_docs", json!({"graphql_query": QUERY})).await;
@@ -232,7 +252,7 @@ async fn http_failures_and_malformed_answers_are_tool_errors() {
         (
             ResponseTemplate::new(404).set_body_string("Not Found"),
             "not_found",
-            "unset SUPABASE_DOCS_URL",
+            "leave out --docs-url / SUPABASE_DOCS_URL",
         ),
         (ResponseTemplate::new(429), "rate_limited", "HTTP 429"),
         (

@@ -27,6 +27,7 @@ pub struct FileConfig {
     pub allow_forbidden_sql: Option<bool>,
     pub data_dir: Option<PathBuf>,
     pub migrations_dir: Option<PathBuf>,
+    pub docs_url: Option<String>,
     pub log_level: Option<String>,
     #[serde(default)]
     pub limits: FileLimits,
@@ -38,6 +39,20 @@ pub struct FileConfig {
     pub backup: FileBackup,
     #[serde(default)]
     pub instances: Vec<FileInstance>,
+    #[serde(default)]
+    pub oauth: FileOAuth,
+}
+
+/// `[oauth]`: the OAuth app `supabase-mcp login` signs in with (see `crate::oauth`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileOAuth {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// auto, keyring or file.
+    pub token_store: Option<String>,
+    /// basic or body.
+    pub client_auth: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -62,12 +62,22 @@ pub struct Instance {
     pub anon_key: Option<Secret>,
     pub jwt_secret: Option<Secret>,
     pub access_token: Option<Secret>,
+    /// The project tools act on by default (`--project-ref` with one ref).
     pub project_ref: Option<String>,
+    /// Every project tools may act on (`--project-ref a,b,...`); empty when
+    /// any project the token reaches is allowed.
+    pub project_refs: Vec<String>,
     pub api_url: String,
     pub dokploy_url: Option<String>,
     pub dokploy_api_key: Option<Secret>,
     /// Notes gathered while importing settings (shown by `doctor`).
     pub notes: Vec<String>,
+    /// The Supabase `.env` file settings were imported from (`--env-file`).
+    pub env_file: Option<PathBuf>,
+    /// The stored OAuth login (`supabase-mcp login`) used in place of a
+    /// personal access token: `access_token` then holds its token as of
+    /// startup, and the Management API client asks it for a fresh one.
+    pub oauth: Option<crate::oauth::TokenSource>,
 }
 
 impl Instance {
@@ -277,6 +287,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Where migration files live (see `migrations::files`).
     pub migrations_dir: PathBuf,
+    /// The docs search endpoint (`search_docs`); the public one when unset.
+    pub docs_url: Option<String>,
     pub limits: Limits,
     pub audit: AuditConfig,
     pub http: HttpConfig,
@@ -405,7 +417,12 @@ fn layer_from_file(f: &file::FileInstance) -> Layer {
     }
 }
 
-fn resolve_instance(name: String, layer: Layer, base_dir: &Path) -> Result<Instance, ConfigError> {
+fn resolve_instance(
+    name: String,
+    layer: Layer,
+    base_dir: &Path,
+    oauth: Option<&crate::oauth::TokenSource>,
+) -> Result<Instance, ConfigError> {
     let mut notes = Vec::new();
     let mut imported = Layer::default();
     if let Some(env_file) = &layer.env_file {
@@ -437,30 +454,55 @@ fn resolve_instance(name: String, layer: Layer, base_dir: &Path) -> Result<Insta
         });
     }
     let l = layer.over(imported);
+    // A stored OAuth login stands in for a missing personal access token.
+    let oauth = oauth.filter(|o| l.access_token.is_none() && o.serves(l.api_url.as_deref()));
+    let has_token = l.access_token.is_some() || oauth.is_some();
     let explicit = match &l.mode {
         Some(m) => parse_mode(m)?,
         None => None,
     };
     let mode = explicit.unwrap_or(
-        if l.access_token.is_some() && l.project_ref.is_some()
-            || l.access_token.is_some() && l.db_url.is_none() && l.supabase_url.is_none()
+        if has_token && l.project_ref.is_some()
+            || has_token && l.db_url.is_none() && l.supabase_url.is_none()
         {
             Mode::Cloud
         } else {
             Mode::SelfHosted
         },
     );
+    // ...on cloud instances only, with its token refreshed if about to expire.
+    let oauth = oauth
+        .filter(|_| mode == Mode::Cloud)
+        .map(|o| (o.clone(), crate::oauth::hook::startup_token(o)));
     let secret = |v: Option<String>| v.filter(|s| !s.is_empty()).map(Secret::new);
-    if let Some(r) = &l.project_ref
-        && (r.len() != 20
+    // One ref scopes every tool to it; several (comma-separated) limit the
+    // tools to them, each call naming its project.
+    let mut project_refs: Vec<String> = Vec::new();
+    for r in l
+        .project_ref
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+    {
+        if r.is_empty() || project_refs.iter().any(|p| p == r) {
+            continue;
+        }
+        if r.len() != 20
             || !r
                 .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-    {
-        return Err(ConfigError::Invalid(format!(
-            "project ref `{r}` is not a Supabase project ref (20 lowercase letters/digits, as in https://<ref>.supabase.co)"
-        )));
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        {
+            return Err(ConfigError::Invalid(format!(
+                "project ref `{r}` is not a Supabase project ref (20 lowercase letters/digits, as in https://<ref>.supabase.co)"
+            )));
+        }
+        project_refs.push(r.to_owned());
     }
+    let project_ref = match project_refs.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    };
     Ok(Instance {
         name,
         mode,
@@ -470,8 +512,10 @@ fn resolve_instance(name: String, layer: Layer, base_dir: &Path) -> Result<Insta
         service_role_key: secret(l.service_role_key),
         anon_key: secret(l.anon_key),
         jwt_secret: secret(l.jwt_secret),
-        access_token: secret(l.access_token),
-        project_ref: l.project_ref,
+        access_token: secret(l.access_token)
+            .or_else(|| oauth.as_ref().and_then(|(_, t)| t.clone())),
+        project_ref,
+        project_refs,
         api_url: l
             .api_url
             .map(|u| u.trim_end_matches('/').to_owned())
@@ -479,6 +523,8 @@ fn resolve_instance(name: String, layer: Layer, base_dir: &Path) -> Result<Insta
         dokploy_url: l.dokploy_url.map(|u| u.trim_end_matches('/').to_owned()),
         dokploy_api_key: secret(l.dokploy_api_key),
         notes,
+        env_file: l.env_file.map(|f| base_dir.join(f)),
+        oauth: oauth.map(|(o, _)| o),
     })
 }
 
@@ -503,10 +549,20 @@ impl Config {
             None => (FileConfig::default(), PathBuf::new()),
         };
 
+        // `supabase-mcp login`'s stored login, for instances without a token.
+        let oauth = crate::oauth::hook::stored_login(
+            &first(opts.data_dir.clone(), file.data_dir.clone()).unwrap_or_else(default_data_dir),
+            &file.oauth,
+        );
         let top = layer_from_opts(opts, database_url_env);
         let mut instances = Vec::new();
         if file.instances.is_empty() {
-            instances.push(resolve_instance("default".to_owned(), top, Path::new(""))?);
+            instances.push(resolve_instance(
+                "default".to_owned(),
+                top,
+                Path::new(""),
+                oauth.as_ref(),
+            )?);
         } else {
             let mut seen = std::collections::HashSet::new();
             for (i, fi) in file.instances.iter().enumerate() {
@@ -521,7 +577,12 @@ impl Config {
                 if i == 0 && !top.is_empty() {
                     layer = top.clone().over(layer);
                 }
-                instances.push(resolve_instance(fi.name.clone(), layer, &base_dir)?);
+                instances.push(resolve_instance(
+                    fi.name.clone(),
+                    layer,
+                    &base_dir,
+                    oauth.as_ref(),
+                )?);
             }
         }
 
@@ -669,6 +730,9 @@ impl Config {
                 || file.allow_forbidden_sql.unwrap_or(false),
             data_dir,
             migrations_dir,
+            docs_url: first(opts.docs_url.clone(), file.docs_url)
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty()),
             limits,
             audit,
             http,
@@ -684,6 +748,15 @@ impl Config {
             Some(n) => self.instances.iter().find(|i| i.name == n),
             None => self.instances.first(),
         }
+    }
+
+    /// The projects tools may act on (`--project-ref`, one or several, on
+    /// the default instance); empty when not limited.
+    pub fn allowed_projects(&self) -> &[String] {
+        self.instances
+            .first()
+            .map(|i| i.project_refs.as_slice())
+            .unwrap_or(&[])
     }
 
     /// The project ref every tool is scoped to, when set on the default instance.

@@ -199,3 +199,28 @@ fn modes_and_validation() {
     };
     assert!(Config::resolve(&short_token, None).is_err());
 }
+
+#[test]
+fn project_ref_may_list_several_projects() {
+    let a = "abcdefghijklmnopqrst";
+    let b = "bcdefghijklmnopqrstu";
+    let opts = |r: &str| Options {
+        access_token: Some("sbp_0123456789abcdef".into()),
+        project_ref: Some(r.into()),
+        ..Options::default()
+    };
+    let one = Config::resolve(&opts(a), None).unwrap();
+    assert_eq!(one.scoped_project_ref(), Some(a));
+    assert_eq!(one.allowed_projects(), [a.to_owned()]);
+
+    let two = Config::resolve(&opts(&format!(" {a}, {b} ,{a},")), None).unwrap();
+    assert_eq!(two.scoped_project_ref(), None, "no single default project");
+    assert_eq!(two.allowed_projects(), [a.to_owned(), b.to_owned()]);
+    assert_eq!(two.instances[0].mode, Mode::Cloud);
+
+    let err = Config::resolve(&opts(&format!("{a},Not-A-Ref")), None).unwrap_err();
+    assert!(err.to_string().contains("Not-A-Ref"), "{err}");
+
+    let none = Config::resolve(&Options::default(), None).unwrap();
+    assert!(none.allowed_projects().is_empty());
+}

@@ -99,6 +99,16 @@ impl Call {
     pub fn management_backend(&self, limits: RemoteLimits) -> Result<Backend, ToolError> {
         let inst = &self.instance;
         let Some(r) = inst.project_ref.as_deref() else {
+            let allowed = self.state.config.allowed_projects();
+            if !allowed.is_empty() {
+                return Err(ToolError::invalid(
+                    "`project_id` is required: this server acts on several projects",
+                )
+                .suggestion(format!(
+                    "Pass project_id as one of: {}.",
+                    allowed.join(", ")
+                )));
+            }
             return Err(ToolError::new(
                 crate::result::ErrorCode::NotConfigured,
                 format!(

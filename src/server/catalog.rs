@@ -66,6 +66,8 @@ impl Catalog {
             }
         }
         let scoped = config.scoped_project_ref().is_some();
+        // Limited to listed projects (one or several): account-level tools are hidden.
+        let limited = !config.allowed_projects().is_empty();
         let multi = config.instances.len() > 1;
         let mut visible = Vec::new();
         let mut hidden = HashMap::new();
@@ -74,7 +76,7 @@ impl Catalog {
                 Some(Hidden::GroupDisabled(def.group))
             } else if config.read_only && def.kind != Kind::Read && !def.read_only_capable {
                 Some(Hidden::ReadOnly)
-            } else if scoped && def.scope == Scope::Account {
+            } else if limited && def.scope == Scope::Account {
                 Some(Hidden::Scoped)
             } else if config.tools_deny.iter().any(|n| n == def.name)
                 || config
@@ -185,6 +187,11 @@ fn describe(def: &ToolDef, config: &Config, scoped: bool, multi: bool) -> Tool {
         }
         if let Some(Value::Object(project)) = props.get_mut("project_id") {
             project.insert("description".into(), Value::from("Project ref."));
+            // Several projects allowed: the model picks one of them.
+            let allowed = config.allowed_projects();
+            if allowed.len() > 1 {
+                project.insert("enum".into(), json!(allowed));
+            }
         }
     }
     if scoped

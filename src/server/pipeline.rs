@@ -178,6 +178,36 @@ async fn prepare_and_run(
         }
     }
 
+    // Several projects allowed (`--project-ref a,b`): each call names one of them.
+    let allowed = cfg.allowed_projects();
+    if allowed.len() > 1 && matches!(def.scope, Scope::Project | Scope::Instance) {
+        match args.get("project_id") {
+            Some(Value::String(p)) if !allowed.iter().any(|a| a == p) => {
+                return err_outcome(
+                    ToolError::invalid(format!(
+                        "project `{p}` is not one of the projects this server may act on"
+                    ))
+                    .suggestion(format!(
+                        "Pass project_id as one of: {}.",
+                        allowed.join(", ")
+                    )),
+                );
+            }
+            None if def.scope == Scope::Project => {
+                return err_outcome(
+                    ToolError::invalid(
+                        "`project_id` is required: this server acts on several projects",
+                    )
+                    .suggestion(format!(
+                        "Pass project_id as one of: {}.",
+                        allowed.join(", ")
+                    )),
+                );
+            }
+            _ => {}
+        }
+    }
+
     // Instance tools (the database tools) take the official server's
     // `project_id` too: the configured project, or in an unscoped cloud
     // setup any project the token can reach (through the Management API,

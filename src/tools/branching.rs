@@ -133,7 +133,7 @@ fn branch_json(b: &BranchResponse) -> Value {
     m.insert("parent_project_ref".into(), json!(b.parent_project_ref));
     m.insert("is_default".into(), json!(b.is_default));
     m.insert("persistent".into(), json!(b.persistent));
-    if let Some(s) = b.preview_project_status {
+    if let Some(s) = &b.preview_project_status {
         m.insert("status".into(), json!(s.to_string()));
     }
     m.insert(
@@ -334,27 +334,39 @@ async fn check_scope(
     id: &BranchIdOrRef,
     action: Action,
 ) -> Result<Option<BranchResponse>, ToolError> {
-    let Some(scoped) = call.state.config.scoped_project_ref() else {
+    let allowed = call.state.config.allowed_projects();
+    if allowed.is_empty() {
         return Ok(None);
-    };
-    let project = parse_project_ref(scoped)?;
-    let branches = api
-        .idempotent(|c| c.v1_list_all_branches(&project))
-        .await
-        .map_err(ToolError::from)?;
-    let found = branches.into_iter().find(|b| match id {
-        BranchIdOrRef::Uuid(u) => b.id == *u,
-        BranchIdOrRef::ProjectRef(r) => b.project_ref == r.as_str(),
-    });
-    let Some(branch) = found.filter(|b| b.parent_project_ref == scoped) else {
+    }
+    let mut found = None;
+    for scoped in allowed {
+        let project = parse_project_ref(scoped)?;
+        let branches = api
+            .idempotent(|c| c.v1_list_all_branches(&project))
+            .await
+            .map_err(ToolError::from)?;
+        found = branches.into_iter().find(|b| {
+            b.parent_project_ref == *scoped
+                && match id {
+                    BranchIdOrRef::Uuid(u) => b.id == *u,
+                    BranchIdOrRef::ProjectRef(r) => b.project_ref == r.as_str(),
+                }
+        });
+        if found.is_some() {
+            break;
+        }
+    }
+    let scoped = allowed.join("`, `");
+    let Some(branch) = found else {
         return Err(ToolError::invalid(format!(
-            "branch `{id}` is not a branch of project `{scoped}`, the project this server is scoped to"
+            "branch `{id}` is not a branch of project `{scoped}`, which this server is limited to"
         ))
-        .suggestion("Use list_branches to see this project's branches; restart the server without --project-ref (or with another) to act on other projects."));
+        .suggestion("Use list_branches to see the project's branches; restart the server without --project-ref (or with another) to act on other projects."));
     };
     if branch.is_default {
         return Err(ToolError::invalid(format!(
-            "branch `{id}` is the production branch of `{scoped}`; it cannot be {}",
+            "branch `{id}` is the production branch of `{}`; it cannot be {}",
+            branch.parent_project_ref,
             action.done()
         ))
         .suggestion("Pick a development branch from list_branches."));

@@ -62,21 +62,23 @@ pub struct SearchDocsArgs {
     pub graphql_query: String,
 }
 
-/// The endpoint: `SUPABASE_DOCS_URL` when set, else [`DEFAULT_DOCS_URL`].
-fn docs_url() -> Result<Url, ToolError> {
-    let raw = std::env::var(DOCS_URL_ENV)
-        .ok()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
+/// The endpoint: `--docs-url` (`SUPABASE_DOCS_URL`, or `docs_url` in the
+/// config file) when set, else [`DEFAULT_DOCS_URL`].
+fn docs_url(call: &Call) -> Result<Url, ToolError> {
+    let raw = call
+        .state
+        .config
+        .docs_url
+        .clone()
         .unwrap_or_else(|| DEFAULT_DOCS_URL.to_owned());
     match Url::parse(&raw) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.username().is_empty() && u.password().is_none() => Ok(u),
         _ => Err(ToolError::new(
             ErrorCode::NotConfigured,
-            format!("{DOCS_URL_ENV} is not a usable URL: `{raw}`"),
+            format!("the docs URL (--docs-url / {DOCS_URL_ENV}) is not usable: `{raw}`"),
         )
         .suggestion(format!(
-            "Set {DOCS_URL_ENV} to an http(s) URL without credentials, or unset it to use {DEFAULT_DOCS_URL}."
+            "Set --docs-url ({DOCS_URL_ENV}) to an http(s) URL without credentials, or leave it out to use {DEFAULT_DOCS_URL}."
         ))),
     }
 }
@@ -225,7 +227,7 @@ fn unreachable(url: &Url, err: &reqwest::Error) -> ToolError {
     ToolError::new(code, message)
         .reason(reason)
         .suggestion(format!(
-            "Check the network (DNS, proxy, firewall) and retry; the docs API is {url} ({DOCS_URL_ENV} overrides it). The other tools work without it."
+            "Check the network (DNS, proxy, firewall) and retry; the docs API is {url} (--docs-url or {DOCS_URL_ENV} overrides it). The other tools work without it."
         ))
 }
 
@@ -236,7 +238,7 @@ fn unusable(message: impl Into<String>) -> ToolError {
     )
     .reason(message)
     .suggestion(format!(
-        "Retry later; if it persists, check that {DOCS_URL_ENV} (when set) points at the docs GraphQL endpoint."
+        "Retry later; if it persists, check that --docs-url / {DOCS_URL_ENV} (when set) points at the docs GraphQL endpoint."
     ))
 }
 
@@ -320,7 +322,7 @@ async fn post(client: &reqwest::Client, url: &Url, query: &str) -> Result<Answer
         };
         let suggestion = match status.as_u16() {
             404 | 405 => format!(
-                "Nothing answers GraphQL at {url}; unset {DOCS_URL_ENV} to use {DEFAULT_DOCS_URL}, or fix it."
+                "Nothing answers GraphQL at {url}; leave out --docs-url / {DOCS_URL_ENV} to use {DEFAULT_DOCS_URL}, or fix it."
             ),
             429 => "The docs API is rate limiting; wait a little and retry.".to_owned(),
             _ => "The docs API had a problem; retry later.".to_owned(),
@@ -475,7 +477,7 @@ pub fn fit(mut v: Value, budget: usize) -> (Value, Option<String>) {
 
 async fn search_docs(call: Call, a: SearchDocsArgs) -> Result<ToolOutput, ToolError> {
     let query = check_query(&a.graphql_query)?;
-    let url = docs_url()?;
+    let url = docs_url(&call)?;
     let client = client(call.timeout.min(MAX_TIMEOUT))?;
     match post(&client, &url, query).await? {
         Answer::Data(data) => {
