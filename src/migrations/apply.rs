@@ -408,6 +408,72 @@ fn recorded(p: &Prepared<'_>) -> Vec<String> {
         .collect()
 }
 
+/// One migration as a single SQL text for a remote SQL endpoint (the
+/// Management API's `database/query`), which runs a multi-statement text
+/// in one implicit transaction: the migration lock (transaction-level),
+/// the history table, the migration's statements and its history row.
+/// Either all of it stays or none of it does.
+#[derive(Debug, Clone)]
+pub struct RemoteScript {
+    pub sql: String,
+    /// The statements recorded in the history.
+    pub statements: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// Builds the [`RemoteScript`] of `m`. A migration with a statement that
+/// cannot run in a transaction (e.g. `CREATE INDEX CONCURRENTLY`) is
+/// refused: a remote text always runs in one.
+pub fn remote_script(m: &Migration) -> Result<RemoteScript, ApplyError> {
+    // Cloud projects run PostgreSQL 15 or newer.
+    let p = prepare(m, 150_000)?;
+    if let Some(reason) = p.autocommit {
+        return Err(ApplyError::NeedsOwnRun {
+            version: m.version.clone(),
+            reason: format!(
+                "{reason}; without a direct database connection a migration runs as one transaction"
+            ),
+        });
+    }
+    let statements = recorded(&p);
+    let lit = |s: &str| crate::db::backend::quote_text(s);
+    let array = if statements.is_empty() {
+        "ARRAY[]::text[]".to_owned()
+    } else {
+        format!(
+            "ARRAY[{}]::text[]",
+            statements
+                .iter()
+                .map(|s| lit(s))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let mut sql = format!(
+        "SELECT pg_advisory_xact_lock({key});\n\
+         CREATE SCHEMA IF NOT EXISTS supabase_migrations;\n\
+         CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations (version text NOT NULL PRIMARY KEY);\n\
+         ALTER TABLE supabase_migrations.schema_migrations ADD COLUMN IF NOT EXISTS statements text[];\n\
+         ALTER TABLE supabase_migrations.schema_migrations ADD COLUMN IF NOT EXISTS name text;\n",
+        key = history::LOCK_KEY
+    );
+    for s in &statements {
+        sql.push_str(s);
+        // On its own line: a trailing line comment must not swallow it.
+        sql.push_str("\n;\n");
+    }
+    sql.push_str(&format!(
+        "INSERT INTO supabase_migrations.schema_migrations (version, name, statements) VALUES ({}, {}, {array});\n",
+        lit(&m.version),
+        lit(&m.name)
+    ));
+    Ok(RemoteScript {
+        sql,
+        statements,
+        notes: p.notes,
+    })
+}
+
 /// Applies `list` in order (see the module docs). The migration lock is
 /// held for the whole run and released on every path.
 pub async fn apply(

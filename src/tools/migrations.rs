@@ -286,10 +286,72 @@ fn side_by_side(local: &[MigrationFile], applied: &[Applied]) -> Vec<Row> {
 #[serde(deny_unknown_fields)]
 pub struct ListArgs {}
 
+/// Whether this call's instance has no database URL but a remote SQL path
+/// (the Management API for a cloud project, or the REST RPC): migrations
+/// then go through it as single SQL texts.
+fn remote_only(call: &Call) -> bool {
+    let i = &call.instance;
+    i.db_url.is_none()
+        && i.pooler_url.is_none()
+        && (i.access_token.is_some() || (i.supabase_url.is_some() && i.service_role_key.is_some()))
+}
+
+/// The history read through a remote SQL path (see [`remote_only`]).
+async fn remote_history(call: &Call) -> Result<Vec<Applied>, ToolError> {
+    let backend = call.sql().await?;
+    let exists = backend
+        .remote_rows(
+            "SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL AS present",
+            true,
+        )
+        .await?;
+    let present = exists
+        .first()
+        .and_then(|r| r.get("present"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if !present {
+        return Ok(Vec::new());
+    }
+    let rows = backend
+        .remote_rows(
+            "SELECT version, to_jsonb(m) ->> 'name' AS name,
+                    CASE WHEN jsonb_typeof(to_jsonb(m) -> 'statements') = 'array'
+                         THEN to_jsonb(m) -> 'statements' ELSE '[]'::jsonb END AS statements
+             FROM supabase_migrations.schema_migrations m
+             ORDER BY length(version), version",
+            true,
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some(Applied {
+                version: r.get("version")?.as_str()?.to_owned(),
+                name: r.get("name").and_then(Value::as_str).map(str::to_owned),
+                statements: r
+                    .get("statements")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+        })
+        .collect())
+}
+
 async fn list_migrations(call: Call, _a: ListArgs) -> Result<ToolOutput, ToolError> {
     let (local, ignored) = local(&call)?;
-    let c = session(&call).await?;
-    let applied = history::read(&c).await.map_err(history_error)?;
+    let applied = if remote_only(&call) {
+        remote_history(&call).await?
+    } else {
+        let c = session(&call).await?;
+        history::read(&c).await.map_err(history_error)?
+    };
     let rows = side_by_side(&local, &applied);
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for r in &rows {
@@ -339,6 +401,9 @@ async fn apply_migration(call: Call, a: ApplyArgs) -> Result<ToolOutput, ToolErr
     }
     guard(&call, &a.query)?;
     let f = files::parse_text(&version, &name, &dir(&call), &a.query, None).map_err(files_error)?;
+    if remote_only(&call) {
+        return apply_remote(&call, &f, a.save_file).await;
+    }
     let c = session(&call).await?;
     let steps = apply::apply(
         &c,
@@ -354,6 +419,68 @@ async fn apply_migration(call: Call, a: ApplyArgs) -> Result<ToolOutput, ToolErr
     if a.save_file {
         let path = files::write_new(
             &dir(&call),
+            &f.version,
+            &f.name,
+            &f.up,
+            None,
+            DownStyle::Block,
+        )
+        .map_err(|e| {
+            files_error(e).reason(format!(
+                "migration {} was applied and recorded, but its file was not written",
+                f.version
+            ))
+        })?;
+        out["file"] = json!(path.display().to_string());
+    }
+    Ok(ToolOutput::untrusted(out))
+}
+
+/// `apply_migration` without a database URL: the migration, the lock and
+/// its history row as one SQL text through the remote SQL path, so either
+/// all of it is kept or none of it.
+async fn apply_remote(
+    call: &Call,
+    f: &MigrationFile,
+    save_file: bool,
+) -> Result<ToolOutput, ToolError> {
+    let m = migration_of(f);
+    let applied = remote_history(call).await?;
+    if applied.iter().any(|h| h.version == m.version) {
+        return Err(apply_error(ApplyError::AlreadyApplied(m.version.clone())));
+    }
+    for r in &m.requires {
+        if !applied.iter().any(|h| &h.version == r) {
+            return Err(apply_error(ApplyError::Dependency {
+                version: m.version.clone(),
+                missing: r.clone(),
+            }));
+        }
+    }
+    let script = apply::remote_script(&m).map_err(apply_error)?;
+    let backend = call.sql().await?;
+    let started = std::time::Instant::now();
+    backend.remote_rows(&script.sql, false).await.map_err(|e| {
+        let reason = e.reason.clone().unwrap_or_default();
+        e.reason(format!(
+            "{reason} (migration {} ran as one transaction: nothing of it was kept and it is not in the history)",
+            m.version
+        ).trim_start().to_owned())
+    })?;
+    let mut out = json!({
+        "applied": [{
+            "version": m.version,
+            "name": m.name,
+            "statements": script.statements.len(),
+            "transactional": true,
+            "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "notes": script.notes,
+        }],
+        "via": backend.kind().as_str(),
+    });
+    if save_file {
+        let path = files::write_new(
+            &dir(call),
             &f.version,
             &f.name,
             &f.up,
@@ -1155,6 +1282,24 @@ async fn migrate_instance(call: Call, a: MigrateArgs) -> Result<ToolOutput, Tool
     );
     let mut schema_copied = false;
     let mut schema_job: Option<SchemaJob> = None;
+    if !a.data_only && !cp.schema_done && cp.schema_started {
+        // A run stopped around the schema step: its transaction committed
+        // (the tables are there) or left nothing (the target was checked
+        // empty before it started).
+        let there: i64 = dst
+            .query_one(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p', 'v', 'm')",
+                &[&schemas],
+            )
+            .await
+            .map_err(|e| ToolError::new(ErrorCode::QueryFailed, crate::pg::describe_error(&e)))?
+            .get(0);
+        if there > 0 {
+            cp.schema_done = true;
+            cp.save(&checkpoint_path).map_err(q)?;
+        }
+    }
     if !a.data_only && !cp.schema_done {
         let existing: i64 = dst
             .query_one(
@@ -1192,6 +1337,8 @@ async fn migrate_instance(call: Call, a: MigrateArgs) -> Result<ToolOutput, Tool
             .map(|r| r.get(0))
             .collect();
         let job = schema_job_for(&call, &a.target, &schemas, existing).await?;
+        cp.schema_started = true;
+        cp.save(&checkpoint_path).map_err(q)?;
         run_schema(&call, &job, "pre-data").await?;
         cp.schema_done = true;
         cp.save(&checkpoint_path).map_err(q)?;
@@ -1261,6 +1408,20 @@ async fn migrate_instance(call: Call, a: MigrateArgs) -> Result<ToolOutput, Tool
             ))
             .suggestion("Fix the cause and run migrate_instance again with the same arguments: it resumes with this table."));
     }
+    if !a.data_only && !cp.post_done && cp.post_started {
+        // A run stopped around the indexes-and-constraints step: one
+        // transaction, so either all of them are on the target or none.
+        let theirs = crate::transfer::index_and_constraint_count(&src, &schemas)
+            .await
+            .map_err(q)?;
+        let ours = crate::transfer::index_and_constraint_count(&dst, &schemas)
+            .await
+            .map_err(q)?;
+        if ours >= theirs {
+            cp.post_done = true;
+            cp.save(&checkpoint_path).map_err(q)?;
+        }
+    }
     if !a.data_only && !cp.post_done {
         let job = match schema_job {
             Some(job) => job,
@@ -1269,6 +1430,8 @@ async fn migrate_instance(call: Call, a: MigrateArgs) -> Result<ToolOutput, Tool
         progress
             .send(&call, "creating indexes and constraints".to_owned())
             .await;
+        cp.post_started = true;
+        cp.save(&checkpoint_path).map_err(q)?;
         run_schema(&call, &job, "post-data").await?;
         cp.post_done = true;
         cp.save(&checkpoint_path).map_err(q)?;
