@@ -592,6 +592,12 @@ pub async fn copy_table_observed(
         .collect::<Vec<_>>()
         .join(", ");
     let format = if binary { "binary" } else { "text" };
+    // An empty plain table nothing else points at is truncated in the load's
+    // transaction and loaded frozen: its rows need no hint-bit writes when
+    // they are read back (verification, index builds) and no freezing later.
+    let freeze = target_rows_before == 0
+        && matches!(conflict, Conflict::Error | Conflict::Overwrite)
+        && can_freeze(dst, t).await?;
     dst.batch_execute("BEGIN")
         .await
         .map_err(db("cannot start the target transaction"))?;
@@ -605,6 +611,7 @@ pub async fn copy_table_observed(
         &cols,
         &pk,
         format,
+        freeze,
         bytes,
         &mut source_digest,
         observe,
@@ -658,13 +665,32 @@ async fn load(
     cols: &[Column],
     pk: &[String],
     format: &str,
+    freeze: bool,
     bytes: &AtomicU64,
     digest: &mut RowDigest,
     observe: &(dyn Fn(Figures) + Sync),
 ) -> Result<(i64, u64), TransferError> {
+    // Frozen load: TRUNCATE and COPY in one subtransaction; when the target
+    // refuses either (privileges, prior activity), back to a plain COPY.
+    let mut frozen = false;
+    if freeze {
+        dst.batch_execute("SAVEPOINT smcp_freeze")
+            .await
+            .map_err(db(format!("cannot prepare the load of {t}")))?;
+        match dst
+            .batch_execute(&format!("TRUNCATE ONLY {}", t.quoted()))
+            .await
+        {
+            Ok(()) => frozen = true,
+            Err(_) => dst
+                .batch_execute("ROLLBACK TO SAVEPOINT smcp_freeze")
+                .await
+                .map_err(db(format!("cannot prepare the load of {t}")))?,
+        }
+    }
     let into = match conflict {
         Conflict::Error | Conflict::Overwrite => {
-            if conflict == Conflict::Overwrite {
+            if conflict == Conflict::Overwrite && !frozen {
                 dst.batch_execute(&format!("DELETE FROM {}", t.quoted()))
                     .await
                     .map_err(db(format!("cannot empty {t} on the target")))?;
@@ -681,6 +707,29 @@ async fn load(
             "smcp_stage".to_owned()
         }
     };
+    let plain = format!("COPY {into} ({list}) FROM STDIN (FORMAT {format})");
+    let sink = if frozen {
+        match dst
+            .copy_in(&format!(
+                "COPY {into} ({list}) FROM STDIN (FORMAT {format}, FREEZE)"
+            ))
+            .await
+        {
+            Ok(sink) => sink,
+            Err(_) => {
+                dst.batch_execute("ROLLBACK TO SAVEPOINT smcp_freeze")
+                    .await
+                    .map_err(db(format!("cannot prepare the load of {t}")))?;
+                dst.copy_in(&plain)
+                    .await
+                    .map_err(db(format!("cannot write {t} on the target")))?
+            }
+        }
+    } else {
+        dst.copy_in(&plain)
+            .await
+            .map_err(db(format!("cannot write {t} on the target")))?
+    };
     let out = src
         .copy_out(&format!(
             "COPY (SELECT {list} FROM {}) TO STDOUT (FORMAT {format})",
@@ -688,12 +737,6 @@ async fn load(
         ))
         .await
         .map_err(db(format!("cannot read {t} from the source")))?;
-    let sink = dst
-        .copy_in(&format!(
-            "COPY {into} ({list}) FROM STDIN (FORMAT {format})"
-        ))
-        .await
-        .map_err(db(format!("cannot write {t} on the target")))?;
     futures::pin_mut!(out);
     futures::pin_mut!(sink);
     let (mut moved, mut throttle) = (0u64, Throttle::new());
@@ -741,6 +784,24 @@ async fn load(
         .map_err(db(format!("cannot merge the staged rows into {t}")))?;
     }
     Ok((rows as i64, moved))
+}
+
+/// Whether `t` on the target can be truncated and loaded frozen without
+/// effects beyond itself: a plain table (not partitioned, not a partition's
+/// parent) with no triggers and no foreign keys pointing at it.
+async fn can_freeze(dst: &Client, t: &TableName) -> Result<bool, TransferError> {
+    let row = dst
+        .query_one(
+            "SELECT c.relkind = 'r'
+                    AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid)
+                    AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.confrelid = c.oid)
+                    AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhparent = c.oid)
+             FROM pg_class c WHERE c.oid = to_regclass($1)",
+            &[&t.quoted()],
+        )
+        .await
+        .map_err(db(format!("cannot look at {t} on the target")))?;
+    Ok(row.get::<_, Option<bool>>(0).unwrap_or(false))
 }
 
 /// Sets the sequences owned by `t`'s columns on the target to the
@@ -1033,6 +1094,14 @@ pub struct Checkpoint {
     /// Indexes, constraints and triggers are on the target.
     #[serde(default)]
     pub post_done: bool,
+    /// The schema step was started (recorded before it runs): a run stopped
+    /// after its transaction committed but before `schema_done` was saved
+    /// finds the schema on the target and goes on.
+    #[serde(default)]
+    pub schema_started: bool,
+    /// The same for the indexes-and-constraints step.
+    #[serde(default)]
+    pub post_started: bool,
 }
 
 impl Checkpoint {
@@ -1057,6 +1126,29 @@ impl Checkpoint {
         std::fs::write(&temp, text).map_err(err)?;
         std::fs::rename(&temp, path).map_err(err)
     }
+}
+
+/// Indexes plus constraints of `schemas` (what the post-data step adds, and
+/// what a resumed run compares between source and target to see whether
+/// that step's transaction committed).
+pub async fn index_and_constraint_count(
+    c: &Client,
+    schemas: &[String],
+) -> Result<i64, TransferError> {
+    let row = c
+        .query_one(
+            "SELECT (SELECT count(*) FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
+                     JOIN pg_namespace n ON n.oid = t.relnamespace WHERE n.nspname = ANY($1))
+                  + (SELECT count(*) FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace
+                     WHERE n.nspname = ANY($1))
+                  + (SELECT count(*) FROM pg_trigger g JOIN pg_class t ON t.oid = g.tgrelid
+                     JOIN pg_namespace n ON n.oid = t.relnamespace
+                     WHERE n.nspname = ANY($1) AND NOT g.tgisinternal)",
+            &[&schemas],
+        )
+        .await
+        .map_err(db("counting indexes and constraints"))?;
+    Ok(row.get(0))
 }
 
 /// Copies the schema of `schemas`: `pg_dump --schema-only` (custom format,

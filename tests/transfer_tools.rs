@@ -317,6 +317,29 @@ async fn a_whole_database_moves_and_a_failed_run_resumes() {
         .unwrap()
         .get(0);
     assert_eq!(keys, 2);
+    // The tables were empty and nothing pointed at them while they loaded:
+    // their rows were written frozen (no hint-bit writes when read back).
+    let c = connect(&t1).await;
+    c.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_visibility")
+        .await
+        .unwrap();
+    for t in ["app.owners", "app.items"] {
+        let (pages, frozen): (i64, i64) = {
+            let r = c
+                .query_one(
+                    "SELECT pg_relation_size($1::text::regclass) / current_setting('block_size')::bigint,
+                            (SELECT all_frozen FROM pg_visibility_map_summary($1::text::regclass))",
+                    &[&t],
+                )
+                .await
+                .unwrap();
+            (r.get(0), r.get(1))
+        };
+        assert!(
+            pages > 0 && frozen == pages,
+            "{t}: {frozen} of {pages} pages frozen"
+        );
+    }
     // Again onto the same target: the schema is there, so refused.
     let r = s
         .call(
@@ -898,4 +921,139 @@ async fn a_transfer_killed_midway_resumes_on_a_new_server() {
 
     drop(s);
     eprintln!("killed and resumed: {:?}", started.elapsed());
+}
+
+/// Makes `CREATE INDEX` fail on `url` (an event trigger), so a transfer's
+/// indexes-and-constraints step fails after the data is in.
+async fn block_create_index(url: &str) {
+    connect(url)
+        .await
+        .batch_execute(
+            "CREATE FUNCTION public.no_index() RETURNS event_trigger LANGUAGE plpgsql AS
+               $$ BEGIN RAISE EXCEPTION 'indexes are blocked here'; END $$;
+             CREATE EVENT TRIGGER no_index ON ddl_command_start WHEN TAG IN ('CREATE INDEX')
+               EXECUTE FUNCTION public.no_index();",
+        )
+        .await
+        .unwrap();
+}
+
+async fn unblock_create_index(url: &str) {
+    connect(url)
+        .await
+        .batch_execute("DROP EVENT TRIGGER no_index; DROP FUNCTION public.no_index()")
+        .await
+        .unwrap();
+}
+
+fn edit_checkpoint(dir: &std::path::Path, edit: impl Fn(&mut Value)) {
+    let file = std::fs::read_dir(dir.join("transfers"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .expect("a checkpoint");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    edit(&mut v);
+    std::fs::write(&file, v.to_string()).unwrap();
+}
+
+/// The two moments a run can die between a schema step's commit and its
+/// checkpoint record: after the schema (the tables are there, with no
+/// rows) and after the indexes and constraints (they are all there). A
+/// resumed run sees which and goes on instead of failing on objects that
+/// already exist.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_stopped_right_after_a_schema_step_resumes() {
+    let source = TestDb::new().await.unwrap();
+    let src_url = source.url.clone();
+    let admin = source.admin_url().to_owned();
+    let base = source.name.clone();
+    connect(&src_url)
+        .await
+        .batch_execute(
+            "CREATE SCHEMA app;
+             CREATE TABLE app.owners (id int PRIMARY KEY, name text NOT NULL);
+             CREATE TABLE app.items (id int PRIMARY KEY, owner int REFERENCES app.owners (id), label text);
+             CREATE INDEX items_label ON app.items (label);
+             INSERT INTO app.owners SELECT g, 'o' || g FROM generate_series(1, 10) g;
+             INSERT INTO app.items SELECT g, 1 + g % 10, 'i' || g FROM generate_series(1, 200) g;",
+        )
+        .await
+        .unwrap();
+    let mut s =
+        Server::start_with_env(Some(source), &["--features", "database,migrations"], &[]).await;
+    let tables = ["app.owners", "app.items"];
+
+    // After the schema step: the tables exist and are empty, the checkpoint
+    // only says the step started.
+    let t1 = blank(&admin, &format!("{base}_w1")).await;
+    block_create_index(&t1).await;
+    let args = json!({"target": t1, "schemas": ["app"]});
+    let r = s.call("migrate_instance", args.clone()).await;
+    assert!(is_error(&r), "{r}");
+    assert!(r.to_string().contains("indexes are blocked here"), "{r}");
+    unblock_create_index(&t1).await;
+    connect(&t1)
+        .await
+        .batch_execute("TRUNCATE app.owners, app.items")
+        .await
+        .unwrap();
+    edit_checkpoint(s.data_path(), |c| {
+        assert_eq!(c["schema_started"], true, "{c}");
+        assert_eq!(c["post_started"], true, "{c}");
+        c["schema_done"] = json!(false);
+        c["tables_done"] = json!([]);
+        c["post_started"] = json!(false);
+    });
+    let r = ok(&s.call("migrate_instance", args).await);
+    assert_eq!(r["schema_copied"], false, "{r}");
+    assert_eq!(r["tables"].as_array().unwrap().len(), 2, "{r}");
+    for t in tables {
+        assert_eq!(content(&src_url, t).await, content(&t1, t).await, "{t}");
+    }
+    let indexed: bool = connect(&t1)
+        .await
+        .query_one("SELECT to_regclass('app.items_label') IS NOT NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(indexed);
+
+    // After the indexes and constraints: all of them are there.
+    let t2 = blank(&admin, &format!("{base}_w2")).await;
+    block_create_index(&t2).await;
+    let args = json!({"target": t2, "schemas": ["app"]});
+    let r = s.call("migrate_instance", args.clone()).await;
+    assert!(is_error(&r), "{r}");
+    unblock_create_index(&t2).await;
+    let post = std::process::Command::new("pg_dump")
+        .args(["--section=post-data", "--schema=app", "-d", &src_url])
+        .output()
+        .unwrap();
+    assert!(post.status.success());
+    let mut psql = std::process::Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-d", &t2])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    psql.stdin.take().unwrap().write_all(&post.stdout).unwrap();
+    assert!(psql.wait().unwrap().success());
+    let r = ok(&s.call("migrate_instance", args).await);
+    assert_eq!(r["resumed"], true, "{r}");
+    assert_eq!(r["tables"].as_array().unwrap().len(), 0, "{r}");
+    for t in tables {
+        assert_eq!(content(&src_url, t).await, content(&t2, t).await, "{t}");
+    }
+    let left: Vec<_> = std::fs::read_dir(s.data_path().join("transfers"))
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+    for db in [format!("{base}_w1"), format!("{base}_w2")] {
+        let c = connect(&admin).await;
+        let _ = c
+            .batch_execute(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
+            .await;
+    }
 }
