@@ -1,7 +1,9 @@
 //! The `debugging` group (cloud projects, through the Management API): a
 //! service's recent logs, SQL over the log tables within a window of at most
 //! 24 hours, and the project's advisor findings grouped by lint so one lint
-//! firing on hundreds of objects stays readable.
+//! firing on hundreds of objects stays readable. On an instance with a
+//! database connection and no cloud project, `get_advisors` runs the SQL
+//! lints of [`crate::advisors`] instead, in the same shape.
 
 use std::collections::HashMap;
 
@@ -43,7 +45,7 @@ pub fn tools() -> Vec<ToolDef> {
             .handler(query_logs),
         tool("get_advisors", Group::Debugging, Kind::Read)
             .title("Get advisors")
-            .description("Security or performance advisor findings of a cloud project, grouped by lint.")
+            .description("Security or performance advisor findings, grouped by lint.")
             .scope(Scope::Project)
             .handler(get_advisors),
     ]
@@ -371,8 +373,19 @@ async fn query_logs(call: Call, a: QueryLogsArgs) -> Result<ToolOutput, ToolErro
     Ok(out)
 }
 
+/// True when `get_advisors` lints the instance's database with SQL: no
+/// `project_id` was given, the instance has no cloud project (a project ref
+/// with an access token), and it has an SQL path of its own (a database or
+/// pooler URL, or a Supabase URL with the service role key).
+pub fn lints_database(inst: &crate::config::Instance, project_id: Option<&str>) -> bool {
+    let cloud_project = inst.project_ref.is_some() && inst.access_token.is_some();
+    let database = inst.db_url.is_some()
+        || inst.pooler_url.is_some()
+        || (inst.supabase_url.is_some() && inst.service_role_key.is_some());
+    project_id.is_none() && !cloud_project && database
+}
+
 async fn get_advisors(call: Call, a: AdvisorArgs) -> Result<ToolOutput, ToolError> {
-    let project = project_ref(&call, a.project_id.as_deref())?;
     let limit = match a.limit {
         None => DEFAULT_ADVISOR_LIMIT,
         Some(n) if n as usize <= MAX_ADVISOR_LIMIT => n as usize,
@@ -385,6 +398,10 @@ async fn get_advisors(call: Call, a: AdvisorArgs) -> Result<ToolOutput, ToolErro
             )));
         }
     };
+    if lints_database(&call.instance, a.project_id.as_deref()) {
+        return database_advisors(&call, a.r#type, limit).await;
+    }
+    let project = project_ref(&call, a.project_id.as_deref())?;
     let api = call.state.clients.management(&call.instance)?;
     let response = match a.r#type {
         AdvisorType::Security => {
@@ -412,6 +429,59 @@ async fn get_advisors(call: Call, a: AdvisorArgs) -> Result<ToolOutput, ToolErro
             "some lints list only their first {limit} objects (`omitted` says how many more); pass a larger limit (at most {MAX_ADVISOR_LIMIT}) to see them"
         ));
     }
+    Ok(out)
+}
+
+/// `get_advisors` on the instance's own database: the SQL lints.
+async fn database_advisors(
+    call: &Call,
+    kind: AdvisorType,
+    limit: usize,
+) -> Result<ToolOutput, ToolError> {
+    let category = match kind {
+        AdvisorType::Security => crate::advisors::Category::Security,
+        AdvisorType::Performance => crate::advisors::Category::Performance,
+    };
+    let db = call.sql().await?;
+    let report = crate::advisors::run(&db, category, limit).await;
+    let total = report.total_findings();
+    let truncated = limit > 0 && report.results.iter().any(|r| r.count > r.objects.len());
+    let failures: Vec<Value> = report
+        .failures
+        .iter()
+        .map(|f| json!({"lint": f.lint, "reason": f.reason}))
+        .collect();
+    let lints: Vec<Value> = report
+        .results
+        .into_iter()
+        .map(crate::advisors::LintResult::into_json)
+        .collect();
+    let mut data = json!({
+        "instance": call.instance.name,
+        "source": "database",
+        "type": kind.name(),
+        "total_findings": total,
+        "lints": lints,
+    });
+    let mut warnings = Vec::new();
+    if !failures.is_empty() {
+        warnings.push(format!(
+            "{} of the {} lints could not run (see `failed_lints`); the connected role may lack privileges on the catalogs",
+            failures.len(),
+            crate::advisors::lints::all()
+                .iter()
+                .filter(|l| l.category == category)
+                .count()
+        ));
+        data["failed_lints"] = Value::Array(failures);
+    }
+    if truncated {
+        warnings.push(format!(
+            "some lints list only their first {limit} objects (`omitted` says how many more); pass a larger limit (at most {MAX_ADVISOR_LIMIT}) to see them"
+        ));
+    }
+    let mut out = ToolOutput::untrusted(data);
+    out.warnings = warnings;
     Ok(out)
 }
 
