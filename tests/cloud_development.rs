@@ -192,6 +192,7 @@ async fn typescript_types_come_from_the_management_api() {
     let d = ok(&r);
     assert!(text(&r).contains("<untrusted-data-"), "{r}");
     assert_eq!(d["types"], types);
+    assert_eq!(d["source"], "management_api");
     assert_eq!(d["schemas"], json!(["public"]));
     assert_eq!(d["lines"], 5);
     assert_eq!(d["bytes"], types.len());
