@@ -41,6 +41,297 @@ pub enum Command {
     /// Create, list, apply, try, roll back, validate and repair migrations
     /// (the migration tools, run against the migrations directory).
     Migrate(MigrateArgs),
+    /// Sign in to the Supabase Management API with OAuth and store the tokens.
+    Login(LoginArgs),
+    /// Revoke and forget the tokens stored by `login`.
+    Logout(LogoutArgs),
+    /// Check, fix and generate a self-hosted Supabase `.env`.
+    #[command(subcommand)]
+    Env(EnvCommand),
+    /// Make, decode and verify Supabase JWT keys.
+    #[command(subcommand)]
+    Jwt(JwtCommand),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct LoginArgs {
+    /// The OAuth app's client id (organization settings in the dashboard,
+    /// OAuth Apps). Also `[oauth] client_id` in the config file.
+    #[arg(long, env = "SUPABASE_OAUTH_CLIENT_ID", value_name = "ID")]
+    pub client_id: Option<String>,
+
+    /// The OAuth app's client secret (needed for the token exchange, for
+    /// refreshing and for logout). Also `[oauth] client_secret`.
+    #[arg(
+        long,
+        env = "SUPABASE_OAUTH_CLIENT_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub client_secret: Option<String>,
+
+    /// Port of the redirect listener on 127.0.0.1 (default: a free port).
+    /// The redirect URI is http://127.0.0.1:PORT/callback.
+    #[arg(long, value_name = "PORT", conflicts_with = "no_listen")]
+    pub callback_port: Option<u16>,
+
+    /// The redirect URI to send, as registered with the app. With the
+    /// listener it must be a loopback http URL (its port and path are
+    /// served); with --no-listen any URL.
+    #[arg(long, value_name = "URI", conflicts_with = "callback_port")]
+    pub redirect_uri: Option<String>,
+
+    /// How long to wait for the answer: seconds, or with a unit (90s, 5m).
+    /// Default 5m.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// Also open the URL in the default browser.
+    #[arg(long)]
+    pub open: bool,
+
+    /// Start no listener: print the URL, then read the address the browser
+    /// was sent to (or just its code) from standard input. Needs
+    /// --redirect-uri.
+    #[arg(long, requires = "redirect_uri")]
+    pub no_listen: bool,
+
+    /// Where to keep the tokens: auto (the OS keyring, else a file), keyring,
+    /// or file (<data dir>/oauth-login.json, mode 0600).
+    #[arg(
+        long,
+        env = "SUPABASE_MCP_TOKEN_STORE",
+        value_name = "STORE",
+        value_parser = ["auto", "keyring", "file"]
+    )]
+    pub token_store: Option<String>,
+
+    /// Keep the client secret with the tokens, so refreshing and logout work
+    /// without it being configured.
+    #[arg(long)]
+    pub store_client_secret: bool,
+
+    /// Preselect this organization (its slug) on the consent page.
+    #[arg(long, value_name = "SLUG")]
+    pub organization: Option<String>,
+
+    /// How the client authenticates at the token endpoint: basic (HTTP
+    /// Basic, the default) or body (client_id and client_secret form fields).
+    #[arg(long, value_name = "METHOD", value_parser = ["basic", "body"])]
+    pub client_auth: Option<String>,
+
+    /// Only show whether a login is stored, where, and when it expires.
+    #[arg(long)]
+    pub status: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct LogoutArgs {
+    /// The OAuth app's client secret, needed to revoke (default: the one
+    /// stored with the login, if any).
+    #[arg(
+        long,
+        env = "SUPABASE_OAUTH_CLIENT_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub client_secret: Option<String>,
+
+    /// Only delete the stored tokens; do not revoke them.
+    #[arg(long)]
+    pub no_revoke: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// Check a `.env`: secrets, JWT keys, https URLs, SMTP, required and fixed
+    /// variables, project name. Exit code: 0 clean (notes only), 1 warnings,
+    /// 2 errors, 3 the file could not be read.
+    Check {
+        /// The `.env` file.
+        #[arg(default_value = ".env")]
+        path: PathBuf,
+        /// Output format.
+        #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+        format: String,
+        /// Also check this project name (the Dokploy application name).
+        #[arg(long, value_name = "NAME")]
+        project_name: Option<String>,
+        /// Leave out findings below this severity.
+        #[arg(long, value_parser = ["error", "warning", "info"], default_value = "info")]
+        min_severity: String,
+    },
+    /// Write a fixed copy (default `<PATH>.fixed`, mode 0600): new secrets,
+    /// keys signed with JWT_SECRET, https URLs, template values. Never
+    /// changes PATH itself.
+    Fix {
+        /// The `.env` file.
+        #[arg(default_value = ".env")]
+        path: PathBuf,
+        /// Where to write the fixed copy.
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        /// Fix the findings of this rule (repeatable, or comma-separated).
+        #[arg(long = "rule", value_name = "RULE", value_delimiter = ',')]
+        rules: Vec<String>,
+        /// Fix the finding with this id, e.g. http_url:SITE_URL (repeatable).
+        #[arg(long = "id", value_name = "ID", value_delimiter = ',')]
+        ids: Vec<String>,
+        /// Fix every finding that can be fixed automatically.
+        #[arg(long)]
+        all: bool,
+        /// Replace --out if it exists.
+        #[arg(long)]
+        force: bool,
+        /// Show the changes, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Validity of re-signed keys, in years.
+        #[arg(long, default_value_t = 5, value_name = "N")]
+        years: u32,
+        /// Output format.
+        #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+        format: String,
+    },
+    /// Write a new `.env` (mode 0600) with random secrets and signed keys;
+    /// prints the variable names, never the values.
+    Generate {
+        /// Where to write it (must not exist).
+        #[arg(long, default_value = ".env", value_name = "PATH")]
+        out: PathBuf,
+        /// Start from this `.env` (its secrets replaced) instead of the
+        /// built-in template.
+        #[arg(long, value_name = "PATH")]
+        from: Option<PathBuf>,
+        /// Public domain: SUPABASE_PUBLIC_URL and API_EXTERNAL_URL become https://DOMAIN.
+        #[arg(long)]
+        domain: Option<String>,
+        /// The URL of the application users sign in to (SITE_URL).
+        #[arg(long, value_name = "URL")]
+        site_url: Option<String>,
+        /// Project name, used as POOLER_TENANT_ID.
+        #[arg(long, value_name = "NAME")]
+        project_name: Option<String>,
+        /// Validity of ANON_KEY and SERVICE_ROLE_KEY, in years.
+        #[arg(long, default_value_t = 5, value_name = "N")]
+        years: u32,
+        /// Output format.
+        #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+        format: String,
+    },
+    /// Show the http:// to https:// change of the public URLs; --write
+    /// writes it to a copy (default `<PATH>.fixed`).
+    Protocols {
+        /// The `.env` file.
+        #[arg(default_value = ".env")]
+        path: PathBuf,
+        /// Write the converted copy.
+        #[arg(long)]
+        write: bool,
+        /// Where to write it.
+        #[arg(long, value_name = "PATH", requires = "write")]
+        out: Option<PathBuf>,
+        /// Replace --out if it exists.
+        #[arg(long)]
+        force: bool,
+        /// Output format.
+        #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+        format: String,
+    },
+    /// Connection strings (direct and pooled, inside Docker and outside),
+    /// with the password as a placeholder.
+    ConnectionStrings {
+        /// The `.env` file.
+        #[arg(default_value = ".env")]
+        path: PathBuf,
+        /// Domain or IP for connections from outside Docker (default: the
+        /// host of SUPABASE_PUBLIC_URL).
+        #[arg(long)]
+        host: Option<String>,
+        /// Also write the strings with the real password to this file (0600).
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+        /// Replace --password-file if it exists.
+        #[arg(long)]
+        force: bool,
+        /// Output format.
+        #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+        format: String,
+    },
+    /// Check a project name and suggest a valid one (exit 0 valid, 2 invalid).
+    ProjectName {
+        /// The name to check.
+        name: String,
+        /// Output format.
+        #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+        format: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JwtCommand {
+    /// Sign a new API key with the JWT secret: role, issuer `supabase`,
+    /// iat, exp. Prints the key (or writes it to --out, mode 0600); never
+    /// the secret.
+    Generate {
+        /// File holding the JWT secret (or a `.env` with JWT_SECRET).
+        #[arg(long, value_name = "FILE")]
+        secret_file: Option<PathBuf>,
+        /// Environment variable holding the JWT secret.
+        #[arg(long, value_name = "VAR")]
+        secret_env: Option<String>,
+        /// A `.env` whose JWT_SECRET signs the key.
+        #[arg(long, value_name = "PATH")]
+        dotenv: Option<PathBuf>,
+        /// The key's role.
+        #[arg(long, value_parser = ["anon", "service_role"], default_value = "anon")]
+        role: String,
+        /// Validity in years.
+        #[arg(long, default_value_t = 5, value_name = "N")]
+        years: u32,
+        /// Write the key to this file (0600) instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Show a JWT's header and claims without verifying it.
+    Decode {
+        /// The JWT, or `-` to read it from stdin (default: --variable of --dotenv).
+        token: Option<String>,
+        /// A `.env` to read the token from (with --variable).
+        #[arg(long, value_name = "PATH")]
+        dotenv: Option<PathBuf>,
+        /// The variable of --dotenv holding the token, e.g. ANON_KEY.
+        #[arg(long, value_name = "NAME", requires = "dotenv")]
+        variable: Option<String>,
+        /// Output format.
+        #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+        format: String,
+    },
+    /// Verify a JWT's signature with the JWT secret, and its claims (exit 0
+    /// valid, 2 not valid).
+    Verify {
+        /// The JWT, or `-` to read it from stdin (default: --variable of --dotenv).
+        token: Option<String>,
+        /// File holding the JWT secret (or a `.env` with JWT_SECRET).
+        #[arg(long, value_name = "FILE")]
+        secret_file: Option<PathBuf>,
+        /// Environment variable holding the JWT secret.
+        #[arg(long, value_name = "VAR")]
+        secret_env: Option<String>,
+        /// A `.env`: its JWT_SECRET is the secret (unless given otherwise),
+        /// and with --variable it holds the token.
+        #[arg(long, value_name = "PATH")]
+        dotenv: Option<PathBuf>,
+        /// The variable of --dotenv holding the token, e.g. SERVICE_ROLE_KEY.
+        #[arg(long, value_name = "NAME", requires = "dotenv")]
+        variable: Option<String>,
+        /// The role the key must have (default: from --variable).
+        #[arg(long, value_parser = ["anon", "service_role"])]
+        role: Option<String>,
+        /// Output format.
+        #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+        format: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -359,6 +650,10 @@ pub struct Options {
     /// Management API base URL.
     #[arg(long, env = "SUPABASE_API_URL", global = true, value_name = "URL")]
     pub api_url: Option<String>,
+
+    /// Supabase docs search endpoint (GraphQL) that search_docs queries.
+    #[arg(long, env = "SUPABASE_DOCS_URL", global = true, value_name = "URL")]
+    pub docs_url: Option<String>,
 
     /// PostgreSQL connection URL (also read from DATABASE_URL).
     #[arg(

@@ -4,6 +4,7 @@
 //! The binary (`src/main.rs`) is a thin edge over this library; see
 //! `ARCHITECTURE.md` for the map of modules and their invariants.
 
+pub mod advisors;
 pub mod api;
 pub mod audit;
 pub mod backup;
@@ -17,15 +18,18 @@ pub mod groups;
 pub mod logging;
 pub mod mcp_client;
 pub mod migrations;
+pub mod oauth;
 pub mod pg;
 pub mod ratelimit;
 pub mod result;
 pub mod schema;
 pub mod secret;
+pub mod selfhosted;
 pub mod server;
 pub mod spill;
 pub mod sql;
 pub mod tools;
 pub mod transfer;
 pub mod transport;
+pub mod typegen;
 pub mod untrusted;

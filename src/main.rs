@@ -141,6 +141,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Command::Login(args) => commands::login::login(args, &opts).await,
+        Command::Logout(args) => commands::login::logout(args, &opts).await,
+        Command::Env(cmd) => commands::env::env(cmd).await,
+        Command::Jwt(cmd) => commands::env::jwt(cmd).await,
         Command::Restore(args) => {
             let config = Config::from_options(&opts).context("invalid configuration")?;
             supabase_mcp::logging::set_redactor(config.redactor.clone());

@@ -4,6 +4,8 @@
 pub mod backup;
 pub mod demo;
 pub mod doctor;
+pub mod env;
+pub mod login;
 pub mod migrate;
 pub mod tools;
 

@@ -3,6 +3,7 @@
 //! registers its tools here; the server decides which are visible.
 
 pub mod account;
+pub mod api_catalog;
 pub mod backup_wal;
 pub mod backups;
 pub mod branching;
@@ -14,9 +15,12 @@ pub mod development;
 pub mod docs;
 pub mod functions;
 pub mod introspect;
+pub mod management;
 pub mod migrations;
 pub mod monitoring;
+pub mod realtime;
 pub mod schema_diff;
+pub mod selfhosted;
 pub mod sql_tools;
 
 use std::future::Future;
@@ -384,6 +388,8 @@ pub fn all_tools() -> Vec<ToolDef> {
     v.extend(schema_diff::tools());
     v.extend(backup_wal::tools());
     v.extend(development::tools());
+    v.extend(selfhosted::tools());
+    v.extend(realtime::tools());
     // Tools that talk to Supabase's hosted APIs act on an open world.
     let hosted = |tools: Vec<ToolDef>| {
         tools.into_iter().map(|mut t| {
@@ -397,6 +403,8 @@ pub fn all_tools() -> Vec<ToolDef> {
     v.extend(hosted(functions::tools()));
     v.extend(hosted(cloud_storage::tools()));
     v.extend(hosted(docs::tools()));
+    v.extend(hosted(management::tools()));
+    v.extend(hosted(api_catalog::tools()));
     v
 }
 
