@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod api_catalog;
+pub mod auth;
 pub mod backup_wal;
 pub mod backups;
 pub mod branching;
@@ -13,8 +14,10 @@ pub mod database;
 pub mod debugging;
 pub mod development;
 pub mod docs;
+pub mod dokploy;
 pub mod functions;
 pub mod introspect;
+pub mod knowledge;
 pub mod management;
 pub mod migrations;
 pub mod monitoring;
@@ -22,6 +25,7 @@ pub mod realtime;
 pub mod schema_diff;
 pub mod selfhosted;
 pub mod sql_tools;
+pub mod storage;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -390,6 +394,10 @@ pub fn all_tools() -> Vec<ToolDef> {
     v.extend(development::tools());
     v.extend(selfhosted::tools());
     v.extend(realtime::tools());
+    v.extend(auth::tools());
+    v.extend(storage::tools());
+    v.extend(dokploy::tools());
+    v.extend(knowledge::tools());
     // Tools that talk to Supabase's hosted APIs act on an open world.
     let hosted = |tools: Vec<ToolDef>| {
         tools.into_iter().map(|mut t| {
