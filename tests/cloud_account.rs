@@ -14,7 +14,7 @@ use common::*;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
-use wiremock::matchers::{any, method, path};
+use wiremock::matchers::{any, method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const TOKEN: &str = CLOUD_TOKEN;
@@ -1157,4 +1157,42 @@ async fn restore_project_restores_a_paused_project() {
     .await;
     assert_eq!(error_code(&r), "not_found", "{r}");
     check_server_errors(&mut s, &mock, "restore_project", args).await;
+}
+
+/// A project tool's 404 for a ref the token cannot see names the closest
+/// ref, or the ref of a project with that name; a 404 for something inside
+/// an existing project is left as it is.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_project_ref_gets_the_closest_one() {
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/projects"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            project(PROJECT, ORG, "ACTIVE_HEALTHY"),
+            project(OTHER, ORG, "ACTIVE_HEALTHY"),
+        ])))
+        .mount(&mock)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/v1/projects/[a-z]+/config/storage$"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "not found"})))
+        .mount(&mock)
+        .await;
+    let mut s = start_cloud(&mock.uri(), "storage", false, &[]).await;
+    let typo = format!("{}x", &PROJECT[..19]);
+    let r = s
+        .call("get_storage_config", json!({"project_id": typo}))
+        .await;
+    assert_eq!(error_code(&r), "not_found", "{r}");
+    assert!(
+        text(&r).contains(&format!("did you mean `{PROJECT}`")),
+        "{r}"
+    );
+
+    // The project exists: the message is the API's, no guess.
+    let r = s
+        .call("get_storage_config", json!({"project_id": PROJECT}))
+        .await;
+    assert_eq!(error_code(&r), "not_found", "{r}");
+    assert!(!text(&r).contains("did you mean"), "{r}");
 }

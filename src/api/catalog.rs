@@ -381,8 +381,8 @@ fn expand(v: &Value, schemas: &Map<String, Value>, depth: usize) -> Value {
     }
 }
 
-/// Levenshtein distance (for suggesting an operation id).
-fn edit_distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance (for suggesting an operation id or a project ref).
+pub fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

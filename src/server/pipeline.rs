@@ -325,6 +325,7 @@ async fn prepare_and_run(
         }
     }
 
+    let hint_instance = (def.scope == Scope::Project).then(|| instance.clone());
     let call = Call::new(
         state.clone(),
         instance,
@@ -341,7 +342,12 @@ async fn prepare_and_run(
         Err(e) => Outcome::Err(e),
     };
     tokio::select! {
-        r = &mut fut => done(r),
+        r = &mut fut => match (r, &hint_instance) {
+            (Err(e), Some(inst)) if e.code == ErrorCode::NotFound => {
+                Outcome::Err(with_closest_project(state, inst, &args, e).await)
+            }
+            (r, _) => done(r),
+        },
         _ = incoming.cancel.cancelled() => {
             // Give the handler a moment to clean up (e.g. cancel its query on the server).
             let _ = tokio::time::timeout(Duration::from_secs(5), fut).await;
@@ -351,6 +357,63 @@ async fn prepare_and_run(
             ToolError::new(ErrorCode::Timeout, format!("`{}` did not finish within {} s", def.name, deadline.as_secs()))
                 .suggestion("Narrow the request, or pass a larger timeout_secs where the tool accepts one.")),
     }
+}
+
+/// A project tool's "not found": when its `project_id` is not among the
+/// projects the token sees, says so and names the closest ref (or the ref
+/// of a project with that name). Best effort: any failure keeps `e` as is.
+async fn with_closest_project(
+    state: &Arc<State>,
+    inst: &crate::config::Instance,
+    args: &Map<String, Value>,
+    e: ToolError,
+) -> ToolError {
+    let Some(Value::String(given)) = args.get("project_id") else {
+        return e;
+    };
+    let Ok(api) = state.clients.management(inst) else {
+        return e;
+    };
+    let listed = tokio::time::timeout(
+        Duration::from_secs(5),
+        api.idempotent(|c| c.v1_list_all_projects()),
+    )
+    .await;
+    let Ok(Ok(projects)) = listed else {
+        return e;
+    };
+    if projects.iter().any(|p| p.ref_.as_str() == given) {
+        // The project exists: what was not found is inside it.
+        return e;
+    }
+    let by_name = projects
+        .iter()
+        .find(|p| p.name.eq_ignore_ascii_case(given.trim()));
+    let closest = by_name.or_else(|| {
+        projects
+            .iter()
+            .map(|p| {
+                (
+                    crate::api::catalog::edit_distance(given, p.ref_.as_str()),
+                    p,
+                )
+            })
+            .filter(|(d, _)| *d <= 6)
+            .min_by_key(|(d, _)| *d)
+            .map(|(_, p)| p)
+    });
+    let hint = match closest {
+        Some(p) => format!(
+            "No project `{given}` is visible to this token; did you mean `{}` ({})? list_projects shows every project.",
+            p.ref_.as_str(),
+            p.name
+        ),
+        None => format!(
+            "No project `{given}` is visible to this token ({} projects are); list_projects shows their refs.",
+            projects.len()
+        ),
+    };
+    e.suggestion(hint)
 }
 
 /// Turns an outcome into the MCP result: scrubbed, within budget, fenced.
