@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+# Line tables are enough for test backtraces; full debug info makes each of
+# the ~60 test binaries several times larger and slower to link.
+export CARGO_PROFILE_DEV_DEBUG="${CARGO_PROFILE_DEV_DEBUG:-line-tables-only}"
 if ! pg_isready -d "$DATABASE_URL" -q 2>/dev/null; then
   echo "PostgreSQL is not reachable at $DATABASE_URL; start it (or set DATABASE_URL) and retry." >&2
   exit 1
