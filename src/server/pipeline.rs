@@ -344,7 +344,7 @@ async fn prepare_and_run(
     tokio::select! {
         r = &mut fut => match (r, &hint_instance) {
             (Err(e), Some(inst)) if e.code == ErrorCode::NotFound => {
-                Outcome::Err(with_closest_project(state, inst, &args, e).await)
+                Outcome::Err(with_closest_project(state, inst, args, e).await)
             }
             (r, _) => done(r),
         },
