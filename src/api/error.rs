@@ -559,6 +559,16 @@ fn suggestion_for(service: Service, status: u16, retry_after: Option<Duration>) 
     }
 }
 
+/// The message of a tool error made from an HTTP status error.
+fn status_message(service: Service, status: u16) -> String {
+    format!("The {service} request failed with HTTP {status}")
+}
+
+/// Whether `e` is the Management API answering 404 (not a check of ours).
+pub fn is_management_not_found(e: &ToolError) -> bool {
+    e.code == ErrorCode::NotFound && e.message == status_message(Service::Management, 404)
+}
+
 impl From<ApiError> for ToolError {
     fn from(err: ApiError) -> Self {
         let code = match (&err, err.status()) {
@@ -576,9 +586,7 @@ impl From<ApiError> for ToolError {
         };
         let service = err.service();
         let message = match &err {
-            ApiError::Status { status, .. } => {
-                format!("The {service} request failed with HTTP {status}")
-            }
+            ApiError::Status { status, .. } => status_message(service, *status),
             ApiError::Timeout { .. } => format!("The {service} request timed out"),
             ApiError::Connection { .. } => format!("Could not reach the {service}"),
             ApiError::InvalidResponse { .. } => {

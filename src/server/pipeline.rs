@@ -343,7 +343,7 @@ async fn prepare_and_run(
     };
     tokio::select! {
         r = &mut fut => match (r, &hint_instance) {
-            (Err(e), Some(inst)) if e.code == ErrorCode::NotFound => {
+            (Err(e), Some(inst)) if crate::api::error::is_management_not_found(&e) => {
                 Outcome::Err(with_closest_project(state, inst, args, e).await)
             }
             (r, _) => done(r),
