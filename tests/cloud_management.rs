@@ -60,7 +60,7 @@ const READ_TOOLS: [&str; 10] = [
 ];
 
 async fn start(mock: &MockServer, scoped: bool, extra: &[&str]) -> Server {
-    start_cloud(&mock.uri(), "management", scoped, extra).await
+    start_cloud(&mock.uri(), "management,auth", scoped, extra).await
 }
 
 /// A scoped server with extra environment variables.
@@ -74,7 +74,7 @@ async fn start_env(mock: &MockServer, extra: &[&str], env: &[(&str, &str)]) -> S
         "--api-url",
         uri.as_str(),
         "--features",
-        "management",
+        "management,auth",
         "--project-ref",
         PROJECT,
     ];

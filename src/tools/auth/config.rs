@@ -1,8 +1,9 @@
-//! A cloud project's Auth settings: reading them (every secret masked) and
-//! changing fields by name, checked against the field names and types of
-//! the Management API before anything is sent. Secret fields (SMTP password,
-//! provider secrets, hook secrets, SMS keys...) are never taken as plain
-//! arguments: their values are read on the server from an environment
+//! Auth settings. A cloud project's are read through the Management API
+//! (every secret masked) and changed by field name, checked against the
+//! field names and types of the Management API before anything is sent; a
+//! self-hosted instance's are its `.env` variables ([`super::env_config`]).
+//! Secret fields (SMTP password, provider secrets, hook secrets, SMS
+//! keys...) are never taken as plain arguments: their values are read on the server from an environment
 //! variable or a file, and never shown back.
 
 use std::collections::BTreeMap;
@@ -14,16 +15,16 @@ use serde::de::{self, Visitor};
 use serde_json::{Map, Value, json};
 use zeroize::Zeroize;
 
-use super::common::{
-    HIDDEN, Source, api, args_of, brief, parse_source, project_label, project_ref, read_secret,
-    send_json, shape_error,
-};
 use crate::api::CallOptions;
 use crate::api::generated::management::types::UpdateAuthConfigBody;
 use crate::groups::Group;
 use crate::result::{ToolError, ToolOutput};
 use crate::secret::{Redactor, Secret};
 use crate::server::call::Call;
+use crate::tools::management::common::{
+    HIDDEN, Source, api, args_of, brief, parse_source, project_label, project_ref, read_secret,
+    send_json, shape_error,
+};
 use crate::tools::{Kind, Scope, ToolDef, tool};
 
 /// Longest value read from a file or an environment variable (email
@@ -34,16 +35,18 @@ const MAX_SUGGESTIONS: usize = 5;
 
 pub fn tools() -> Vec<ToolDef> {
     vec![
-        tool("get_auth_config", Group::Management, Kind::Read)
+        tool("get_auth_config", Group::Auth, Kind::Read)
             .title("Get Auth settings")
-            .description("Auth settings of a cloud project (providers, email, SMS, hooks); secrets masked.")
+            .description("Auth settings (providers, email, SMS, hooks; self-hosted: the .env); secrets masked.")
             .scope(Scope::Project)
+            .open_world()
             .handler(get_auth_config),
-        tool("update_auth_config", Group::Management, Kind::Write)
+        tool("update_auth_config", Group::Auth, Kind::Write)
             .title("Update Auth settings")
             .description("Change Auth settings by field name; secret fields are read from env vars or files.")
             .idempotent(true)
             .scope(Scope::Project)
+            .open_world()
             .assess(assess_update)
             .handler(update_auth_config),
     ]
@@ -114,7 +117,7 @@ fn update_fields() -> &'static [&'static str] {
 
 /// Whether a field holds a secret: provider and captcha secrets, hook
 /// secrets, the SMTP password, SMS provider keys and tokens, test OTPs.
-pub fn is_secret_field(name: &str) -> bool {
+pub(super) fn is_secret_field(name: &str) -> bool {
     let k = name.to_ascii_lowercase();
     k.contains("secret")
         || k.contains("private_key")
@@ -198,6 +201,9 @@ fn zeroize_strings(v: &mut Value) {
 // get_auth_config
 
 async fn get_auth_config(call: Call, a: GetArgs) -> Result<ToolOutput, ToolError> {
+    if super::env_config::applies(&call) {
+        return super::env_config::get(&call, a.filter.as_deref());
+    }
     let project = project_ref(&call, a.project_id.as_deref())?;
     let filter = a
         .filter
@@ -381,6 +387,10 @@ async fn update_auth_config(call: Call, a: UpdateArgs) -> Result<ToolOutput, Too
         {
             call.state.config.redactor.add(&Secret::new(s));
         }
+    }
+    if super::env_config::applies(&call) {
+        let plan = plan(&a)?;
+        return super::env_config::update(&call, &a.config, &a.values_from, plan.warnings);
     }
     let project = project_ref(&call, a.project_id.as_deref())?;
     let plan = plan(&a)?;
