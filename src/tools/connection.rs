@@ -25,8 +25,8 @@ pub fn tools() -> Vec<ToolDef> {
             .description("Check each way to reach the instance (database, pooler, REST), with fixes.")
             .handler(test_connection),
         tool("provision_execute_sql", Group::Database, Kind::Write)
-            .title("Provision SQL over REST")
-            .description("Create public.execute_sql (service_role only) for SQL over REST when there is no database URL.")
+            .title("Provision execute SQL")
+            .description("Create public.execute_sql (service_role only): SQL over REST without a database URL.")
             .idempotent(true)
             .assess(|_| Some("creates function public.execute_sql (security definer, executable by service_role only)".into()))
             .handler(provision_execute_sql),

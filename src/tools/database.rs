@@ -22,15 +22,15 @@ pub fn tools() -> Vec<ToolDef> {
     vec![
         tool("list_instances", Group::Database, Kind::Read)
             .title("List instances")
-            .description("Configured instances, their mode and connections (never secrets).")
+            .description("Configured instances: mode, connections (no secrets).")
             .handler(list_instances),
         tool("list_tables", Group::Database, Kind::Read)
             .title("List tables")
-            .description("Tables with row estimate, size, RLS and comment; `verbose` adds columns and keys.")
+            .description("Tables: row estimate, size, RLS, comment; `verbose` adds columns and keys.")
             .handler(list_tables),
         tool("describe_table", Group::Database, Kind::Read)
             .title("Describe table")
-            .description("One table: columns, keys, indexes, constraints, foreign keys, triggers, policies.")
+            .description("One table: columns, keys, FKs, indexes, constraints, triggers, policies.")
             .handler(describe_table),
         tool("execute_sql", Group::Database, Kind::Write)
             .title("Execute SQL")
@@ -40,7 +40,7 @@ pub fn tools() -> Vec<ToolDef> {
             .assess(assess_execute_sql)
             .handler(execute_sql),
         tool("get_result_page", Group::Database, Kind::Read)
-            .title("Read a spilled result")
+            .title("Get result page")
             .description("Read rows of a spilled result by result_id.")
             .handler(get_result_page),
     ]
@@ -107,7 +107,7 @@ pub struct ListTablesArgs {
     /// Rows to skip (pagination).
     #[serde(default)]
     pub offset: Option<u32>,
-    /// Default 100, at most 1000.
+    /// Default 100, max 1000.
     #[serde(default)]
     pub limit: Option<u32>,
 }

@@ -34,13 +34,13 @@ const MAX_LOG_SQL_CHARS: usize = 8_000;
 pub fn tools() -> Vec<ToolDef> {
     vec![
         tool("get_logs", Group::Debugging, Kind::Read)
-            .title("Get service logs")
+            .title("Get logs")
             .description("Logs of one service of a cloud project (default: the last minute).")
             .scope(Scope::Project)
             .handler(get_logs),
         tool("query_logs", Group::Debugging, Kind::Read)
-            .title("Query logs with SQL")
-            .description("SQL over a cloud project's log tables (edge_logs, postgres_logs...); window ≤ 24 h.")
+            .title("Query logs")
+            .description("SQL over a cloud project's log tables; window ≤ 24 h.")
             .scope(Scope::Project)
             .handler(query_logs),
         tool("get_advisors", Group::Debugging, Kind::Read)

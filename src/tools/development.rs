@@ -39,7 +39,7 @@ pub fn tools() -> Vec<ToolDef> {
         tool("get_publishable_keys", Group::Development, Kind::Read)
             .title("Get publishable keys")
             .description(
-                "A project's client-safe keys (publishable, legacy anon); never secret ones.",
+                "Client-safe keys (publishable, legacy anon); never secret ones.",
             )
             .scope(Scope::Project)
             .open_world()

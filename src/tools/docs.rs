@@ -46,7 +46,7 @@ static SCHEMA_SHOWN: AtomicBool = AtomicBool::new(false);
 pub fn tools() -> Vec<ToolDef> {
     vec![
         tool("search_docs", Group::Docs, Kind::Read)
-            .title("Search the Supabase docs")
+            .title("Search docs")
             .description(
                 "Search the Supabase docs with GraphQL (the schema comes with the first result).",
             )

@@ -40,7 +40,7 @@ pub fn tools() -> Vec<ToolDef> {
             .description("Triggers: table, timing, events, level, function, enabled.")
             .handler(list_triggers),
         tool("list_policies", Group::Database, Kind::Read)
-            .title("List RLS policies")
+            .title("List policies")
             .description("RLS policies; flags tables with RLS on but no policy, or RLS off in exposed schemas.")
             .handler(list_policies),
         tool("list_types", Group::Database, Kind::Read)
@@ -324,7 +324,7 @@ pub struct ListSchemasArgs {
     /// Items to skip.
     #[serde(default)]
     pub offset: Option<u32>,
-    /// Default 100, at most 1000.
+    /// Default 100, max 1000.
     #[serde(default)]
     pub limit: Option<u32>,
 }
@@ -393,7 +393,7 @@ pub struct ListViewsArgs {
     /// Items to skip.
     #[serde(default)]
     pub offset: Option<u32>,
-    /// Default 100, at most 1000.
+    /// Default 100, max 1000.
     #[serde(default)]
     pub limit: Option<u32>,
 }
@@ -539,7 +539,7 @@ pub struct ListFunctionsArgs {
     /// Items to skip.
     #[serde(default)]
     pub offset: Option<u32>,
-    /// Default 100, at most 1000.
+    /// Default 100, max 1000.
     #[serde(default)]
     pub limit: Option<u32>,
 }
@@ -645,7 +645,7 @@ pub struct ListTriggersArgs {
     /// Items to skip.
     #[serde(default)]
     pub offset: Option<u32>,
-    /// Default 100, at most 1000.
+    /// Default 100, max 1000.
     #[serde(default)]
     pub limit: Option<u32>,
 }
@@ -730,7 +730,7 @@ pub struct ListPoliciesArgs {
     /// Items to skip.
     #[serde(default)]
     pub offset: Option<u32>,
-    /// Default 100, at most 1000.
+    /// Default 100, max 1000.
     #[serde(default)]
     pub limit: Option<u32>,
 }
@@ -863,7 +863,7 @@ pub struct ListTypesArgs {
     /// Items to skip.
     #[serde(default)]
     pub offset: Option<u32>,
-    /// Default 100, at most 1000.
+    /// Default 100, max 1000.
     #[serde(default)]
     pub limit: Option<u32>,
 }
@@ -986,7 +986,7 @@ pub struct ListExtensionsArgs {
     /// Items to skip.
     #[serde(default)]
     pub offset: Option<u32>,
-    /// Default 100, at most 1000.
+    /// Default 100, max 1000.
     #[serde(default)]
     pub limit: Option<u32>,
 }
@@ -1051,7 +1051,7 @@ pub struct ListRolesArgs {
     /// Items to skip.
     #[serde(default)]
     pub offset: Option<u32>,
-    /// Default 100, at most 1000.
+    /// Default 100, max 1000.
     #[serde(default)]
     pub limit: Option<u32>,
 }
@@ -1161,7 +1161,7 @@ pub struct AccessMatrixArgs {
     /// Schemas to skip.
     #[serde(default)]
     pub offset: Option<u32>,
-    /// Default 100, at most 1000.
+    /// Default 100, max 1000.
     #[serde(default)]
     pub limit: Option<u32>,
 }

@@ -23,6 +23,7 @@ pub mod migrations;
 pub mod monitoring;
 pub mod realtime;
 pub mod schema_diff;
+pub mod seed;
 pub mod selfhosted;
 pub mod sql_tools;
 pub mod storage;
@@ -398,6 +399,7 @@ pub fn all_tools() -> Vec<ToolDef> {
     v.extend(storage::tools());
     v.extend(dokploy::tools());
     v.extend(knowledge::tools());
+    v.extend(seed::tools());
     // Tools that talk to Supabase's hosted APIs act on an open world.
     let hosted = |tools: Vec<ToolDef>| {
         tools.into_iter().map(|mut t| {

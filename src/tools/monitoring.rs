@@ -25,7 +25,7 @@ use crate::server::call::Call;
 pub fn tools() -> Vec<ToolDef> {
     vec![
         tool("database_stats", Group::Database, Kind::Read)
-            .title("Database statistics")
+            .title("Database stats")
             .description("Size, cache hit ratios, deadlocks, temp files, dead rows, longest queries.")
             .handler(database_stats),
         tool("monitor_connections", Group::Database, Kind::Read)
@@ -34,7 +34,7 @@ pub fn tools() -> Vec<ToolDef> {
             .handler(monitor_connections),
         tool("health_check", Group::Database, Kind::Read)
             .title("Health check")
-            .description("Health: latency, replication lag, blocked locks, old transactions, wraparound.")
+            .description("Latency, replication lag, blocked locks, old transactions, wraparound.")
             .handler(health_check),
         tool("index_advice", Group::Database, Kind::Read)
             .title("Index advice")
@@ -224,7 +224,7 @@ pub struct MonitorConnectionsArgs {
     /// Groups to skip.
     #[serde(default)]
     pub offset: Option<u32>,
-    /// Default 100, at most 1000.
+    /// Default 100, max 1000.
     #[serde(default)]
     pub limit: Option<u32>,
 }
